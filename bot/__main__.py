@@ -1,0 +1,145 @@
+"""Command line: ``python -m bot [run|sync|imagine|backup]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import discord
+from dotenv import load_dotenv
+
+from bot.app import ImagineBot
+from bot.config import ConfigError, Settings, load_settings, log_level_number
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+EXIT_FAILURE = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="imagine-bot: /imagine on Discord, images from the 1min.ai API.",
+        epilog="Configuration comes from the environment and a .env file; see .env.example.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("sync", help="register the slash commands with Discord now, then exit")
+    imagine = commands.add_parser(
+        "imagine", help="generate one image straight from the API (tests the key)"
+    )
+    imagine.add_argument("prompt", help="what the image should show")
+    imagine.add_argument("-o", "--output", required=True, type=Path, help="file to write")
+    imagine.add_argument("--aspect-ratio", default=None, help="e.g. 16:9")
+    backup = commands.add_parser("backup", help="write a consistent copy of the live database")
+    backup.add_argument("file", type=Path, help="where to write the copy")
+    return parser
+
+
+async def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
+    """Run until SIGTERM/SIGINT (or, for ``sync``, until the commands are synced)."""
+    bot = ImagineBot(settings, force_sync=sync_only, start_jobs=not sync_only)
+    token = settings.discord_token.get()
+    async with bot:
+        if sync_only:
+            await bot.login(token)
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        runner = asyncio.create_task(bot.start(token), name="discord")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("Signal received: finishing running jobs, keeping the rest queued")
+            await bot.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+            return 0
+        stopper.cancel()
+        runner.result()  # re-raise whatever ended the connection
+    return 0
+
+
+async def imagine_once(settings: Settings, prompt: str, output: Path, ratio: str | None) -> int:
+    """One generation straight from the API, written to ``output``."""
+    import aiohttp
+
+    from bot.images import ImageError, download_image
+    from bot.onemin import OneMinClient, OneMinError
+
+    async with aiohttp.ClientSession() as session:
+        client = OneMinClient(
+            session,
+            base_url=settings.onemin_api_url,
+            api_key=settings.onemin_api_key.get(),
+            model=settings.onemin_model,
+            timeout=settings.onemin_timeout_seconds,
+        )
+        try:
+            generation = await client.generate(prompt, ratio)
+            image = await download_image(
+                session,
+                generation.image_url,
+                max_bytes=settings.max_image_bytes,
+                timeout=settings.onemin_timeout_seconds,
+            )
+        except (OneMinError, ImageError) as exc:
+            print(f"error ({exc.kind}): {exc.user_message} [{exc.detail}]", file=sys.stderr)
+            return EXIT_FAILURE
+    output.write_bytes(image.data)
+    print(f"wrote {output} ({image.format} {image.width}x{image.height}, {len(image.data)} bytes)")
+    return 0
+
+
+async def backup(settings: Settings, target: Path) -> int:
+    """Copy the live database through SQLite's online backup."""
+    from bot.storage.database import Database
+
+    db = await Database.open(settings.database_path)
+    try:
+        await db.backup_to(target)
+    finally:
+        await db.close()
+    print(f"backed up {settings.database_path} to {target}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    # Real environment variables win over the .env file.
+    load_dotenv(Path.cwd() / ".env", override=False)
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    discord.utils.setup_logging(level=log_level_number(settings), root=True)
+    command = args.command or "run"
+    try:
+        if command == "imagine":
+            return asyncio.run(imagine_once(settings, args.prompt, args.output, args.aspect_ratio))
+        if command == "backup":
+            return asyncio.run(backup(settings, args.file))
+        return asyncio.run(run_bot(settings, sync_only=command == "sync"))
+    except discord.LoginFailure:
+        print("Discord rejected DISCORD_TOKEN: check the bot token.", file=sys.stderr)
+        return EXIT_FAILURE
+    except discord.PrivilegedIntentsRequired:
+        print("Discord refused the gateway intents requested.", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The bot: owns the HTTP session, database, API client and job queue."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.config import Settings
+from bot.errors import ImagineTree
+from bot.generation import JobRunner
+from bot.jobs import JobQueue
+from bot.onemin import OneMinClient
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+# Loaded in this order at start; a broken extension stops the bot.
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine",)
+
+COMMAND_HASH_KEY = "command_tree_hash"
+
+
+def point_rest_at(api_url: str) -> None:
+    """Send discord.py's REST calls to ``api_url``.
+
+    discord.py has no option for this: every route is built from the class
+    attribute ``Route.BASE``, so that is the one place to change.
+    """
+    Route.BASE = api_url.rstrip("/")
+
+
+class ImagineBot(commands.AutoShardedBot):
+    """The imagine bot. Shared services are created in :meth:`setup_hook`."""
+
+    session: aiohttp.ClientSession
+    db: Database
+    api: OneMinClient
+    jobs: JobQueue
+    runner: JobRunner
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        force_sync: bool = False,
+        start_jobs: bool = True,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=ImagineTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.started_at = time.time()
+        self.synced_commands = False
+        self._force_sync = force_sync
+        self._start_jobs = start_jobs
+        self._services_closed = False
+        point_rest_at(settings.discord_api_url)
+
+    async def setup_hook(self) -> None:
+        """Open the shared services, load the cogs, sync commands, start the workers."""
+        s = self.settings
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=s.onemin_timeout_seconds, connect=10)
+        )
+        self.db = await Database.open(s.database_path)
+        self.api = OneMinClient(
+            self.session,
+            base_url=s.onemin_api_url,
+            api_key=s.onemin_api_key.get(),
+            model=s.onemin_model,
+            timeout=s.onemin_timeout_seconds,
+        )
+        self.runner = JobRunner(
+            client=self,
+            db=self.db,
+            api=self.api,
+            session=self.session,
+            model=s.onemin_model,
+            max_image_bytes=s.max_image_bytes,
+            download_timeout=s.onemin_timeout_seconds,
+        )
+        self.jobs = JobQueue(self.db, self.runner, workers=s.max_concurrent_jobs)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands(force=self._force_sync)
+        if self._start_jobs:
+            await self.jobs.restore()
+            self.jobs.start()
+
+    async def launch_shards(self) -> None:
+        """Connect to the gateway address ``/gateway/bot`` gives, also after a reconnect.
+
+        discord.py falls back to its built-in gateway after an invalidated
+        session; behind a proxy or a test server that address is wrong, so
+        point the fallback at the one we were given.
+        """
+        if not self.settings.discord_api_is_default and self.shard_count is None:
+            shard_count, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+            self.shard_count = shard_count
+        await super().launch_shards()
+
+    def command_tree_hash(self) -> str:
+        """A hash of the commands as Discord would store them, for this application."""
+        payload = sorted(
+            (command.to_dict(self.tree) for command in self.tree.get_commands()),
+            key=lambda c: str(c["name"]),
+        )
+        material = json.dumps(
+            {"application_id": self.application_id, "commands": payload}, sort_keys=True
+        )
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync the global command tree if it changed since the last sync (or if forced)."""
+        digest = self.command_tree_hash()
+        if not force and await self.db.get_meta(COMMAND_HASH_KEY) == digest:
+            log.info("Slash commands unchanged since the last sync; not syncing")
+            return False
+        synced = await self.tree.sync()
+        await self.db.set_meta(COMMAND_HASH_KEY, digest)
+        self.synced_commands = True
+        log.info("Synced %d slash command(s) with Discord", len(synced))
+        return True
+
+    async def close(self) -> None:
+        """Shut down in order: stop jobs, unload cogs, disconnect, close services."""
+        if hasattr(self, "jobs"):
+            await self.jobs.stop(self.settings.shutdown_grace_seconds)
+        for extension in tuple(self.extensions):
+            try:
+                await self.unload_extension(extension)
+            except Exception:
+                log.exception("Failed to unload %s", extension)
+        await super().close()
+        if self._services_closed:
+            return
+        self._services_closed = True
+        if hasattr(self, "session"):
+            await self.session.close()
+        if hasattr(self, "db"):
+            await self.db.close()
+
+    async def on_ready(self) -> None:
+        """Log once the gateway delivered every guild."""
+        log.info("Ready as %s in %d server(s)", self.user, len(self.guilds))

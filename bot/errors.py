@@ -1,0 +1,64 @@
+"""App-command errors in one place: domain errors carry what a member reads."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot import messages
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+log = logging.getLogger(__name__)
+
+
+class UserFacingError(app_commands.AppCommandError):
+    """An expected refusal or failure; ``message`` is shown to the member as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def reply_ephemeral(
+    interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any
+) -> None:
+    """Answer privately, whether or not the interaction was already acknowledged."""
+    kwargs.setdefault("allowed_mentions", messages.NO_PINGS)
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(content, ephemeral=True, **kwargs)
+
+
+class ImagineTree(app_commands.CommandTree["ImagineBot"]):
+    """Command tree whose ``on_error`` answers every failure politely."""
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        error: app_commands.AppCommandError,
+    ) -> None:
+        """Show domain errors as they are; log anything else with a reference id."""
+        if isinstance(error, UserFacingError):
+            text = error.message
+        elif isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage):
+            text = str(error)
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            text = f"Slow down: try again in {error.retry_after:.0f} s."
+        else:
+            reference = secrets.token_hex(4)
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "Unexpected error in /%s (ref %s)", command, reference, exc_info=error
+            )
+            text = f"Something went wrong on our side (ref `{reference}`). Please try again."
+        try:
+            await reply_ephemeral(interaction, text)
+        except discord.HTTPException:
+            log.warning("Could not tell the member about an error: %s", text)

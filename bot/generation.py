@@ -1,0 +1,251 @@
+"""Running one job: call the API, fetch the image, fit it, post it, store the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+
+from bot import messages
+from bot.images import FetchedImage, ImageError, download_image, fit_to_limit, ratio_mismatch
+from bot.onemin import ASPECT_RATIO_FIELD, OneMinClient, OneMinError
+from bot.storage import requests
+from bot.storage.database import Database
+from bot.storage.requests import Job
+
+log = logging.getLogger(__name__)
+
+# Discord's upload limit when the interaction did not say (attachment_size_limit).
+DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
+# Interaction tokens live 15 minutes; leave a margin for the request itself.
+TOKEN_LIFETIME = 15 * 60 - 30
+UNKNOWN_WEBHOOK = 10015
+
+ViewFactory = Callable[[Job], discord.ui.View | None]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where a message for a job ended up."""
+
+    message_id: int
+    channel_id: int
+
+
+class JobRunner:
+    """Turns a queued job into a posted image (or a clear error)."""
+
+    def __init__(
+        self,
+        *,
+        client: discord.Client,
+        db: Database,
+        api: OneMinClient,
+        session: aiohttp.ClientSession,
+        model: str,
+        max_image_bytes: int,
+        download_timeout: float,
+        result_view: ViewFactory | None = None,
+    ) -> None:
+        self._client = client
+        self._db = db
+        self._api = api
+        self._session = session
+        self._model = model
+        self._max_image_bytes = max_image_bytes
+        self._download_timeout = download_timeout
+        self._result_view = result_view
+        self._warned_ratio = False
+
+    async def __call__(self, job: Job) -> None:
+        """Run ``job`` to the end; every expected failure is stored and shown, never raised."""
+        started = time.time()
+        await requests.mark_running(self._db, job.id, now=started)
+        await self.show_progress(job, messages.queued_text(0))
+        try:
+            image = await self._generate(job)
+        except (OneMinError, ImageError) as exc:
+            await self._fail(job, exc.kind, exc.user_message, exc.detail, started)
+            return
+        seconds = time.time() - started
+        filename = f"imagine-{job.id}.{image.extension}"
+        embed = messages.result_embed(
+            job,
+            filename=filename,
+            seconds=seconds,
+            model=self._model,
+            width=image.width,
+            height=image.height,
+        )
+        view = self._result_view(job) if self._result_view else None
+        delivered = await self._post(
+            job, embed=embed, file=discord.File(io.BytesIO(image.data), filename=filename), view=view
+        )
+        if delivered is None:
+            await requests.mark_failed(
+                self._db,
+                job.id,
+                now=time.time(),
+                kind="undeliverable",
+                detail="the channel is gone or the bot may not post there",
+            )
+            return
+        await requests.mark_succeeded(
+            self._db,
+            job.id,
+            now=time.time(),
+            message_id=delivered.message_id,
+            channel_id=delivered.channel_id,
+            image_format=image.format,
+            image_bytes=len(image.data),
+        )
+        log.info(
+            "Job %d done: guild=%d %.1fs %s %d bytes",
+            job.id,
+            job.guild_id,
+            seconds,
+            image.format,
+            len(image.data),
+        )
+
+    async def _generate(self, job: Job) -> FetchedImage:
+        generation = await self._api.generate(job.prompt, job.aspect_ratio)
+        image = await download_image(
+            self._session,
+            generation.image_url,
+            max_bytes=self._max_image_bytes,
+            timeout=self._download_timeout,
+        )
+        self._check_ratio(job, image)
+        limit = job.attachment_limit or DEFAULT_ATTACHMENT_LIMIT
+        if len(image.data) > limit:
+            # Re-encoding is CPU work; keep the event loop (and heartbeats) free.
+            image = await asyncio.to_thread(fit_to_limit, image, limit)
+        return image
+
+    def _check_ratio(self, job: Job, image: FetchedImage) -> None:
+        if job.aspect_ratio is None or self._warned_ratio:
+            return
+        if ratio_mismatch(image.width, image.height, job.aspect_ratio):
+            self._warned_ratio = True
+            log.warning(
+                "Asked for aspect ratio %s (sent as promptObject.%s) but got a %dx%d image:"
+                " the API may be ignoring the field",
+                job.aspect_ratio,
+                ASPECT_RATIO_FIELD,
+                image.width,
+                image.height,
+            )
+
+    async def _fail(
+        self, job: Job, kind: str, user_message: str, detail: str, started: float
+    ) -> None:
+        log.warning("Job %d failed (%s): %s", job.id, kind, detail)
+        await requests.mark_failed(self._db, job.id, now=time.time(), kind=kind, detail=detail)
+        await self._post(
+            job,
+            content=messages.failed_prompt_line(job),
+            embed=messages.error_embed(user_message, job_id=job.id),
+        )
+
+    async def show_progress(self, job: Job, text: str) -> None:
+        """Edit the member's response to ``text`` while the job waits or runs."""
+        if not self._token_usable(job) or job.result_message_id is None:
+            return
+        try:
+            await self._webhook(job).edit_message(
+                job.result_message_id, content=text, allowed_mentions=messages.NO_PINGS
+            )
+        except discord.HTTPException as exc:
+            log.debug("Could not update job %d's progress: %s", job.id, exc)
+
+    async def _post(
+        self,
+        job: Job,
+        *,
+        content: str | None = None,
+        embed: discord.Embed,
+        file: discord.File | None = None,
+        view: discord.ui.View | None = None,
+    ) -> Delivered | None:
+        """Replace the member's response with the outcome, or post it in the channel.
+
+        The response can only be edited while the interaction token lives; after
+        that (or when Discord says the webhook is unknown) the outcome becomes a
+        normal channel message naming the requester without pinging them.
+        """
+        if self._token_usable(job) and job.result_message_id is not None:
+            try:
+                kwargs: dict[str, object] = {
+                    "content": content,
+                    "embed": embed,
+                    "attachments": [file] if file else [],
+                    "allowed_mentions": messages.NO_PINGS,
+                }
+                if view is not None:
+                    kwargs["view"] = view
+                message = await self._webhook(job).edit_message(job.result_message_id, **kwargs)  # type: ignore[arg-type]
+                return Delivered(message.id, message.channel.id)
+            except discord.NotFound as exc:
+                if exc.code != UNKNOWN_WEBHOOK:
+                    log.info("Job %d's response is gone (%s); posting in the channel", job.id, exc)
+            except discord.HTTPException as exc:
+                log.warning("Could not edit job %d's response: %s", job.id, exc)
+            if file is not None:
+                file.reset()
+        return await self._post_in_channel(job, content=content, embed=embed, file=file, view=view)
+
+    async def _post_in_channel(
+        self,
+        job: Job,
+        *,
+        content: str | None,
+        embed: discord.Embed,
+        file: discord.File | None,
+        view: discord.ui.View | None,
+    ) -> Delivered | None:
+        channel = self._client.get_channel(job.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            try:
+                fetched = await self._client.fetch_channel(job.channel_id)
+            except discord.HTTPException as exc:
+                log.warning("Job %d: channel %d unavailable: %s", job.id, job.channel_id, exc)
+                return None
+            if not isinstance(fetched, discord.abc.Messageable):
+                return None
+            channel = fetched
+        text = f"<@{job.user_id}>" + (f" {content}" if content else "")
+        try:
+            kwargs: dict[str, object] = {
+                "content": text,
+                "embed": embed,
+                "allowed_mentions": messages.NO_PINGS,
+            }
+            if file is not None:
+                kwargs["file"] = file
+            if view is not None:
+                kwargs["view"] = view
+            message = await channel.send(**kwargs)  # type: ignore[arg-type]
+        except discord.HTTPException as exc:
+            log.warning("Job %d: could not post in channel %d: %s", job.id, job.channel_id, exc)
+            return None
+        return Delivered(message.id, message.channel.id)
+
+    def _token_usable(self, job: Job) -> bool:
+        if job.interaction_token is None or job.application_id is None:
+            return False
+        if job.interaction_id is not None:
+            created = discord.utils.snowflake_time(job.interaction_id).timestamp()
+        else:
+            created = job.created_at
+        return time.time() - created < TOKEN_LIFETIME
+
+    def _webhook(self, job: Job) -> discord.Webhook:
+        assert job.application_id is not None and job.interaction_token is not None
+        return discord.Webhook.partial(job.application_id, job.interaction_token, client=self._client)

@@ -1,0 +1,210 @@
+"""The job queue: a FIFO per server, taken round-robin by a pool of workers.
+
+The database is the truth; this is only an in-memory index of its queued
+rows, rebuilt at start (:meth:`JobQueue.restore`). Taking servers in turn
+means a busy server cannot starve a quiet one, while a server alone in the
+queue still gets every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+
+from bot.storage import requests
+from bot.storage.database import Database
+from bot.storage.requests import Job, Status
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[Job], Awaitable[None]]
+PositionListener = Callable[[int], None]
+
+# A job found running at start was interrupted by a crash or kill; it gets
+# one more attempt, never an endless loop of crashes.
+MAX_ATTEMPTS = 2
+
+
+class QueueClosedError(Exception):
+    """The bot is shutting down and takes no new jobs."""
+
+
+class JobQueue:
+    """Per-server FIFO queues served round-robin by ``workers`` tasks."""
+
+    def __init__(self, db: Database, runner: Runner, *, workers: int) -> None:
+        self._db = db
+        self._runner = runner
+        self._worker_count = workers
+        # Insertion order of this mapping is the round-robin order.
+        self._queues: OrderedDict[int, deque[Job]] = OrderedDict()
+        self._running: dict[int, Job] = {}
+        self._wakeup = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+        self._accepting = True
+        self._listeners: list[PositionListener] = []
+
+    # -- reading -----------------------------------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began."""
+        return self._accepting
+
+    def queued_count(self, guild_id: int) -> int:
+        """Jobs waiting (not running) for one server."""
+        return len(self._queues.get(guild_id, ()))
+
+    def total_queued(self) -> int:
+        """Jobs waiting across all servers."""
+        return sum(len(q) for q in self._queues.values())
+
+    def running_count(self) -> int:
+        """Jobs being worked on now."""
+        return len(self._running)
+
+    def position(self, job_id: int) -> int | None:
+        """1-based place of a queued job in its server's queue; 0 if running; None if neither."""
+        if job_id in self._running:
+            return 0
+        for queue in self._queues.values():
+            for index, job in enumerate(queue):
+                if job.id == job_id:
+                    return index + 1
+        return None
+
+    def queued_jobs(self, guild_id: int) -> list[Job]:
+        """A server's waiting jobs, in order."""
+        return list(self._queues.get(guild_id, ()))
+
+    def add_position_listener(self, listener: PositionListener) -> None:
+        """Call ``listener(guild_id)`` whenever a server's queue moves."""
+        self._listeners.append(listener)
+
+    # -- changing ------------------------------------------------------------
+
+    def enqueue(self, job: Job) -> None:
+        """Add a stored, queued job to the end of its server's queue."""
+        if not self._accepting:
+            raise QueueClosedError
+        self._queues.setdefault(job.guild_id, deque()).append(job)
+        self._wakeup.set()
+
+    def remove(self, job_id: int) -> Job | None:
+        """Take a queued job out of the queue (for a cancel); None if it is not waiting."""
+        for guild_id, queue in self._queues.items():
+            for job in queue:
+                if job.id == job_id:
+                    queue.remove(job)
+                    if not queue:
+                        del self._queues[guild_id]
+                    self._notify(guild_id)
+                    return job
+        return None
+
+    async def restore(self) -> int:
+        """Rebuild the queue from the database; return how many jobs were restored."""
+        restored = 0
+        for job in await requests.unfinished(self._db):
+            if job.status is Status.RUNNING and job.attempts >= MAX_ATTEMPTS:
+                log.warning("Job %d was interrupted %d times; giving up", job.id, job.attempts)
+                await requests.mark_failed(
+                    self._db,
+                    job.id,
+                    now=time.time(),
+                    kind="interrupted",
+                    detail="the bot stopped while this job was running, twice",
+                )
+                continue
+            if job.status is Status.RUNNING:
+                await requests.update(self._db, job.id, status=Status.QUEUED.value)
+            self._queues.setdefault(job.guild_id, deque()).append(job)
+            restored += 1
+        if restored:
+            log.info("Restored %d queued job(s) from the database", restored)
+            self._wakeup.set()
+        return restored
+
+    def start(self) -> None:
+        """Start the worker tasks."""
+        for n in range(self._worker_count):
+            self._workers.append(asyncio.create_task(self._work(), name=f"imagine-worker-{n}"))
+
+    async def stop(self, grace: float) -> None:
+        """Take no new jobs; let running ones finish for ``grace`` seconds; leave the rest queued.
+
+        A job cut off by the deadline is put back to ``queued`` so it runs after
+        the restart (it was never delivered, so it is not lost or charged twice).
+        """
+        self._accepting = False
+        self._wakeup.set()
+        if not self._workers:
+            return
+        running = list(self._running)
+        done, pending = await asyncio.wait(self._workers, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception():
+                log.error("Worker ended with an error", exc_info=task.exception())
+        self._workers.clear()
+        for job_id in running:
+            if job_id in self._running:
+                self._running.pop(job_id)
+        if pending:
+            log.warning("%d running job(s) did not finish in time; requeued", len(pending))
+
+    # -- internals -------------------------------------------------------------
+
+    def _take(self) -> Job | None:
+        """The next job in round-robin order, or None when nothing waits."""
+        while self._queues:
+            guild_id, queue = next(iter(self._queues.items()))
+            job = queue.popleft()
+            # Whether or not it has more, this server goes to the back of the ring.
+            del self._queues[guild_id]
+            if queue:
+                self._queues[guild_id] = queue
+            self._notify(guild_id)
+            return job
+        return None
+
+    def _notify(self, guild_id: int) -> None:
+        for listener in self._listeners:
+            try:
+                listener(guild_id)
+            except Exception:
+                log.exception("Queue position listener failed")
+
+    async def _work(self) -> None:
+        while self._accepting:
+            job = self._take()
+            if job is None:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            self._running[job.id] = job
+            try:
+                await self._run_one(job)
+            finally:
+                self._running.pop(job.id, None)
+                self._notify(job.guild_id)
+
+    async def _run_one(self, job: Job) -> None:
+        try:
+            await self._runner(job)
+        except asyncio.CancelledError:
+            # Shutdown cut it off: leave it queued for the next start.
+            await asyncio.shield(requests.update(self._db, job.id, status=Status.QUEUED.value))
+            raise
+        except Exception:
+            # The runner handles every expected failure itself; this is a bug,
+            # and one bad job must not take a worker down with it.
+            log.exception("Job %d crashed", job.id)
+            await requests.mark_failed(
+                self._db, job.id, now=time.time(), kind="internal", detail="unexpected error"
+            )

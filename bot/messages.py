@@ -1,0 +1,65 @@
+"""What members read: the texts and embeds the bot posts, in one place.
+
+Prompt text is shown inside embeds and never in a way that could ping: every
+message also goes out with ``allowed_mentions`` that allow nothing.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.storage.requests import Job
+
+# Embed colours: a calm blurple for results, red for errors.
+RESULT_COLOUR = discord.Colour(0x5865F2)
+ERROR_COLOUR = discord.Colour(0xED4245)
+
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quote_prompt(prompt: str) -> str:
+    """The prompt as embed text, with markdown that would break the layout neutralised."""
+    return discord.utils.escape_markdown(prompt, as_needed=True)
+
+
+def queued_text(position: int | None) -> str:
+    """The response's text while the job waits or runs."""
+    if position is None or position == 0:
+        return "🎨 Generating your image…"
+    if position == 1:
+        return "⏳ Queued: you are next."
+    return f"⏳ Queued: position {position} in this server's queue."
+
+
+def result_embed(
+    job: Job, *, filename: str, seconds: float, model: str, width: int, height: int
+) -> discord.Embed:
+    """The embed under a finished image: prompt, requester, ratio, time taken."""
+    embed = discord.Embed(
+        description=truncate(quote_prompt(job.prompt), 4000),
+        colour=RESULT_COLOUR,
+    )
+    embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
+    embed.add_field(name="Aspect ratio", value=job.aspect_ratio or "1:1 (default)", inline=True)
+    embed.add_field(name="Time", value=f"{seconds:.1f} s", inline=True)
+    embed.set_image(url=f"attachment://{filename}")
+    embed.set_footer(text=f"{model} · {width}×{height} · job #{job.id}")
+    return embed
+
+
+def error_embed(message: str, *, job_id: int | None = None) -> discord.Embed:
+    """A short error a member can act on."""
+    embed = discord.Embed(description=f"❌ {message}", colour=ERROR_COLOUR)
+    if job_id is not None:
+        embed.set_footer(text=f"job #{job_id} · not counted against your quota")
+    return embed
+
+
+def failed_prompt_line(job: Job) -> str:
+    """Which request failed, for the edited response."""
+    return f"Couldn't generate: {truncate(quote_prompt(job.prompt), 200)}"

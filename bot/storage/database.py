@@ -1,0 +1,172 @@
+"""The one long-lived aiosqlite connection, WAL mode, numbered migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """Every bundled migration as ``(version, name, sql)``, in order."""
+    found = []
+    for entry in resources.files("bot.storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return found
+
+
+class Database:
+    """A single aiosqlite connection shared by the whole bot.
+
+    aiosqlite runs every statement on one background thread. Because the
+    connection is shared, an open transaction would swallow statements other
+    tasks issue meanwhile; so a lock serialises them, and :meth:`transaction`
+    holds it (and SQLite's write lock, ``BEGIN IMMEDIATE``) throughout, so a
+    check-then-insert cannot race another one.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+        self._conn = connection
+        self.path = path
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection, once no other task's transaction is open."""
+        if self._in_transaction.get():
+            yield self._conn
+            return
+        async with self._lock:
+            yield self._conn
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        """Open (creating its folder) and migrate the database at ``path``."""
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        db = cls(conn, path)
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await db.migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        """Checkpoint the WAL and close the connection (again is a no-op)."""
+        async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._conn.close()
+
+    async def schema_version(self) -> int:
+        """The number of the last migration applied."""
+        row = await self.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> None:
+        """Apply every migration newer than the stored schema version, each atomically."""
+        current = await self.schema_version()
+        for version, name, sql in migration_files():
+            if version <= current:
+                continue
+            log.info("Applying database migration %s", name)
+            # executescript would commit on its own; wrap it so a failing
+            # migration leaves the previous schema intact.
+            await self._conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version:d};\nCOMMIT;"
+            )
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return the last inserted row id (or 0)."""
+        async with self._turn() as conn, conn.execute(sql, params) as cursor:
+            return cursor.lastrowid or 0
+
+    async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        async with self._turn() as conn, conn.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one statement for each parameter set."""
+        async with self._turn() as conn:
+            await conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        """The first row of a query, or None."""
+        async with self._turn() as conn, conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """Every row of a query."""
+        async with self._turn() as conn, conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Database]:
+        """A write transaction: committed on success, rolled back on any error."""
+        if self._in_transaction.get():
+            raise RuntimeError("transactions do not nest")
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            token = self._in_transaction.set(True)
+            try:
+                yield self
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            else:
+                await self._conn.execute("COMMIT")
+            finally:
+                self._in_transaction.reset(token)
+
+    async def get_meta(self, key: str) -> str | None:
+        """A value from the key/value ``meta`` table."""
+        row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(row["value"]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the ``meta`` table."""
+        await self.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def backup_to(self, target: Path) -> None:
+        """A consistent copy of the live database through SQLite's online backup."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        async with aiosqlite.connect(target) as dest, self._turn() as conn:
+            await conn.backup(dest)

@@ -1,0 +1,95 @@
+"""/imagine: take a prompt, queue a job, answer at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.app import ImagineBot
+from bot.errors import UserFacingError
+from bot.images import GEMINI_SIZES
+from bot.jobs import QueueClosedError
+from bot.storage import requests
+from bot.storage.requests import NewRequest, Status
+
+log = logging.getLogger(__name__)
+
+ASPECT_RATIOS = tuple(GEMINI_SIZES)
+PROMPT_MAX = 1500
+
+
+class ImagineCog(commands.Cog):
+    """Image generation for members."""
+
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="imagine")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What should the image show?",
+        aspect_ratio="Shape of the image (default 1:1, square)",
+    )
+    @app_commands.choices(
+        aspect_ratio=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS]
+    )
+    async def imagine(
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        prompt: app_commands.Range[str, 1, PROMPT_MAX],
+        aspect_ratio: app_commands.Choice[str] | None = None,
+    ) -> None:
+        """Create an image from a text prompt."""
+        await self.submit(interaction, prompt, aspect_ratio.value if aspect_ratio else None)
+
+    async def submit(
+        self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
+    ) -> None:
+        """Store a request, answer the member with its place in the queue, and queue it."""
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise UserFacingError("Images can only be made in a server.")
+        prompt = prompt.strip()
+        if not prompt:
+            raise UserFacingError("The prompt is empty: describe the image you want.")
+        if not self.bot.jobs.accepting:
+            raise UserFacingError("The bot is restarting; please try again in a minute.")
+        request = NewRequest(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            prompt=prompt,
+            aspect_ratio=aspect_ratio,
+            application_id=interaction.application_id,
+            interaction_id=interaction.id,
+            interaction_token=interaction.token,
+            attachment_limit=interaction.filesize_limit,
+        )
+        job_id = await requests.insert(self.bot.db, request, status=Status.QUEUED, now=time.time())
+        position = self.bot.jobs.queued_count(interaction.guild_id) + 1
+        try:
+            callback = await interaction.response.send_message(
+                messages.queued_text(position), allowed_mentions=messages.NO_PINGS
+            )
+        except discord.HTTPException:
+            # The member never saw an answer: do not run (or charge) the job.
+            await requests.update(self.bot.db, job_id, status=Status.CANCELLED.value)
+            raise
+        await requests.update(self.bot.db, job_id, result_message_id=callback.message_id)
+        job = await requests.get(self.bot.db, job_id)
+        assert job is not None
+        try:
+            self.bot.jobs.enqueue(job)
+        except QueueClosedError:
+            # Shutdown began between the check and now; the row stays queued
+            # and runs after the restart.
+            log.info("Job %d stays queued for after the restart", job_id)
+
+
+async def setup(bot: ImagineBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(ImagineCog(bot))

@@ -1,0 +1,24 @@
+"""Shared fixtures: every test gets its own temporary database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.storage.database import Database
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A database file of the test's own."""
+    return tmp_path / "data" / "bot.sqlite3"
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    """An opened, migrated database."""
+    database = await Database.open(db_path)
+    yield database
+    await database.close()

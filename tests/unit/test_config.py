@@ -1,0 +1,93 @@
+"""Settings: defaults, validation, and secrets that never show."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+REQUIRED = {"DISCORD_TOKEN": "tok.en-VALUE", "ONEMIN_API_KEY": "key-VALUE"}
+
+
+def test_defaults_match_the_spec_table():
+    s = load_settings(REQUIRED)
+    assert s.onemin_api_url == "https://api.1min.ai"
+    assert s.onemin_model == "gemini-2.5-flash-image"
+    assert s.discord_api_url == "https://discord.com/api/v10"
+    assert s.discord_api_is_default
+    assert s.database_path == Path("data/bot.sqlite3")
+    assert (s.max_concurrent_jobs, s.default_user_daily_limit, s.default_guild_daily_limit) == (
+        4,
+        20,
+        500,
+    )
+    assert (s.default_cooldown_seconds, s.default_max_queue) == (10, 25)
+    assert s.onemin_timeout_seconds == 120
+    assert s.max_image_bytes == 52_428_800
+    assert s.shutdown_grace_seconds == 25
+    assert s.retention_days == 90
+    assert s.log_level == "INFO"
+
+
+@pytest.mark.parametrize("missing", ["DISCORD_TOKEN", "ONEMIN_API_KEY"])
+def test_missing_required_names_the_variable(missing):
+    env = {k: v for k, v in REQUIRED.items() if k != missing}
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    assert info.value.variable == missing
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_CONCURRENT_JOBS", "0"),
+        ("MAX_CONCURRENT_JOBS", "four"),
+        ("DEFAULT_USER_DAILY_LIMIT", "-1"),
+        ("DEFAULT_COOLDOWN_SECONDS", "1.5"),
+        ("DEFAULT_MAX_QUEUE", "0"),
+        ("ONEMIN_TIMEOUT_SECONDS", "0"),
+        ("ONEMIN_TIMEOUT_SECONDS", "nan"),
+        ("SHUTDOWN_GRACE_SECONDS", "-3"),
+        ("ONEMIN_API_URL", "api.1min.ai"),
+        ("DISCORD_API_URL", "ftp://example"),
+        ("LOG_LEVEL", "LOUD"),
+        ("RETENTION_DAYS", "0"),
+        ("MAX_IMAGE_BYTES", "12"),
+        ("DISCORD_TOKEN", '"quoted"'),
+    ],
+)
+def test_malformed_values_name_the_variable(name, value):
+    with pytest.raises(ConfigError) as info:
+        load_settings({**REQUIRED, name: value})
+    assert info.value.variable == name
+    assert name in str(info.value)
+
+
+def test_zero_limits_are_allowed_and_urls_lose_trailing_slash():
+    s = load_settings(
+        {
+            **REQUIRED,
+            "DEFAULT_USER_DAILY_LIMIT": "0",
+            "DEFAULT_COOLDOWN_SECONDS": "0",
+            "ONEMIN_API_URL": "http://127.0.0.1:9/",
+            "DISCORD_API_URL": "http://127.0.0.1:8/api/v10/",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert s.default_user_daily_limit == 0
+    assert s.default_cooldown_seconds == 0
+    assert s.onemin_api_url == "http://127.0.0.1:9"
+    assert s.discord_api_url == "http://127.0.0.1:8/api/v10"
+    assert not s.discord_api_is_default
+    assert s.log_level == "DEBUG"
+
+
+def test_secrets_never_show_in_repr_or_errors():
+    s = load_settings(REQUIRED)
+    text = repr(s) + str(s)
+    assert "tok.en-VALUE" not in text
+    assert "key-VALUE" not in text
+    assert s.discord_token.get() == "tok.en-VALUE"
+    with pytest.raises(ConfigError) as info:
+        load_settings({**REQUIRED, "DISCORD_TOKEN": "has space"})
+    assert "has space" not in str(info.value)
