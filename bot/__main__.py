@@ -97,7 +97,7 @@ async def imagine_once(settings: Settings, prompt: str, output: Path, ratio: str
         except (OneMinError, ImageError) as exc:
             print(f"error ({exc.kind}): {exc.user_message} [{exc.detail}]", file=sys.stderr)
             return EXIT_FAILURE
-    output.write_bytes(image.data)
+    await asyncio.to_thread(output.write_bytes, image.data)
     print(f"wrote {output} ({image.format} {image.width}x{image.height}, {len(image.data)} bytes)")
     return 0
 

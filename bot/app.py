@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import discord
@@ -19,13 +19,14 @@ from bot.config import Settings
 from bot.errors import ImagineTree
 from bot.generation import JobRunner
 from bot.jobs import JobQueue
+from bot.limits import Limits
 from bot.onemin import OneMinClient
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 
 # Loaded in this order at start; a broken extension stops the bot.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine",)
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.limits")
 
 COMMAND_HASH_KEY = "command_tree_hash"
 
@@ -112,11 +113,24 @@ class ImagineBot(commands.AutoShardedBot):
         session; behind a proxy or a test server that address is wrong, so
         point the fallback at the one we were given.
         """
-        if not self.settings.discord_api_is_default and self.shard_count is None:
+        # discord.py types shard_count as int, but it is None until asked for.
+        configured = cast("int | None", self.shard_count)
+        if not self.settings.discord_api_is_default and configured is None:
             shard_count, url, _ = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
             self.shard_count = shard_count
         await super().launch_shards()
+
+    @property
+    def default_limits(self) -> Limits:
+        """The operator's defaults for servers that set none of their own."""
+        s = self.settings
+        return Limits(
+            user_daily=s.default_user_daily_limit,
+            guild_daily=s.default_guild_daily_limit,
+            cooldown_seconds=s.default_cooldown_seconds,
+            max_queue=s.default_max_queue,
+        )
 
     def command_tree_hash(self) -> str:
         """A hash of the commands as Discord would store them, for this application."""

@@ -146,7 +146,10 @@ def _token(raw: str) -> str:
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
-    """Build :class:`Settings` from ``env``; raise :class:`ConfigError` on the first bad variable."""
+    """Build :class:`Settings` from ``env``.
+
+    Raises :class:`ConfigError` naming the first missing or malformed variable.
+    """
     try:
         token = _token(_required(env, "DISCORD_TOKEN"))
     except ValueError as exc:

@@ -26,7 +26,7 @@ class UserFacingError(app_commands.AppCommandError):
 
 
 async def reply_ephemeral(
-    interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any
+    interaction: discord.Interaction[Any], content: str, **kwargs: Any
 ) -> None:
     """Answer privately, whether or not the interaction was already acknowledged."""
     kwargs.setdefault("allowed_mentions", messages.NO_PINGS)
@@ -54,9 +54,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         else:
             reference = secrets.token_hex(4)
             command = interaction.command.qualified_name if interaction.command else "?"
-            log.error(
-                "Unexpected error in /%s (ref %s)", command, reference, exc_info=error
-            )
+            log.error("Unexpected error in /%s (ref %s)", command, reference, exc_info=error)
             text = f"Something went wrong on our side (ref `{reference}`). Please try again."
         try:
             await reply_ephemeral(interaction, text)

@@ -85,7 +85,10 @@ class JobRunner:
         )
         view = self._result_view(job) if self._result_view else None
         delivered = await self._post(
-            job, embed=embed, file=discord.File(io.BytesIO(image.data), filename=filename), view=view
+            job,
+            embed=embed,
+            file=discord.File(io.BytesIO(image.data), filename=filename),
+            view=view,
         )
         if delivered is None:
             await requests.mark_failed(
@@ -182,15 +185,14 @@ class JobRunner:
         """
         if self._token_usable(job) and job.result_message_id is not None:
             try:
-                kwargs: dict[str, object] = {
-                    "content": content,
-                    "embed": embed,
-                    "attachments": [file] if file else [],
-                    "allowed_mentions": messages.NO_PINGS,
-                }
-                if view is not None:
-                    kwargs["view"] = view
-                message = await self._webhook(job).edit_message(job.result_message_id, **kwargs)  # type: ignore[arg-type]
+                message = await self._webhook(job).edit_message(
+                    job.result_message_id,
+                    content=content,
+                    embed=embed,
+                    attachments=[file] if file else [],
+                    view=view,
+                    allowed_mentions=messages.NO_PINGS,
+                )
                 return Delivered(message.id, message.channel.id)
             except discord.NotFound as exc:
                 if exc.code != UNKNOWN_WEBHOOK:
@@ -222,16 +224,13 @@ class JobRunner:
             channel = fetched
         text = f"<@{job.user_id}>" + (f" {content}" if content else "")
         try:
-            kwargs: dict[str, object] = {
-                "content": text,
-                "embed": embed,
-                "allowed_mentions": messages.NO_PINGS,
-            }
-            if file is not None:
-                kwargs["file"] = file
-            if view is not None:
-                kwargs["view"] = view
-            message = await channel.send(**kwargs)  # type: ignore[arg-type]
+            message = await channel.send(
+                text,
+                embed=embed,
+                files=[file] if file else [],
+                view=view or discord.ui.View(),
+                allowed_mentions=messages.NO_PINGS,
+            )
         except discord.HTTPException as exc:
             log.warning("Job %d: could not post in channel %d: %s", job.id, job.channel_id, exc)
             return None
@@ -248,4 +247,6 @@ class JobRunner:
 
     def _webhook(self, job: Job) -> discord.Webhook:
         assert job.application_id is not None and job.interaction_token is not None
-        return discord.Webhook.partial(job.application_id, job.interaction_token, client=self._client)
+        return discord.Webhook.partial(
+            job.application_id, job.interaction_token, client=self._client
+        )

@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 Runner = Callable[[Job], Awaitable[None]]
 PositionListener = Callable[[int], None]
 
+# Until jobs have been timed, assume this many seconds per job for estimates.
+INITIAL_JOB_SECONDS = 20.0
+# Weight of the newest job in the moving average of job times.
+AVERAGE_WEIGHT = 0.2
+
 # A job found running at start was interrupted by a crash or kill; it gets
 # one more attempt, never an endless loop of crashes.
 MAX_ATTEMPTS = 2
@@ -46,6 +51,7 @@ class JobQueue:
         self._workers: list[asyncio.Task[None]] = []
         self._accepting = True
         self._listeners: list[PositionListener] = []
+        self.average_seconds = INITIAL_JOB_SECONDS
 
     # -- reading -----------------------------------------------------------
 
@@ -79,6 +85,15 @@ class JobQueue:
     def queued_jobs(self, guild_id: int) -> list[Job]:
         """A server's waiting jobs, in order."""
         return list(self._queues.get(guild_id, ()))
+
+    def estimated_wait(self, position: int) -> float:
+        """Rough seconds until a job at ``position`` in its server's queue starts.
+
+        Workers are shared, so this is optimistic when other servers are busy;
+        it is shown as an estimate.
+        """
+        rounds = -(-position // self._worker_count)  # ceil without floats
+        return rounds * self.average_seconds
 
     def add_position_listener(self, listener: PositionListener) -> None:
         """Call ``listener(guild_id)`` whenever a server's queue moves."""
@@ -188,8 +203,11 @@ class JobQueue:
                 await self._wakeup.wait()
                 continue
             self._running[job.id] = job
+            began = time.monotonic()
             try:
                 await self._run_one(job)
+                elapsed = time.monotonic() - began
+                self.average_seconds += AVERAGE_WEIGHT * (elapsed - self.average_seconds)
             finally:
                 self._running.pop(job.id, None)
                 self._notify(job.guild_id)

@@ -14,6 +14,7 @@ from bot.app import ImagineBot
 from bot.errors import UserFacingError
 from bot.images import GEMINI_SIZES
 from bot.jobs import QueueClosedError
+from bot.limits import RefusedError, admit, get_limits, record_refusal
 from bot.storage import requests
 from bot.storage.requests import NewRequest, Status
 
@@ -69,8 +70,18 @@ class ImagineCog(commands.Cog):
             interaction_token=interaction.token,
             attachment_limit=interaction.filesize_limit,
         )
-        job_id = await requests.insert(self.bot.db, request, status=Status.QUEUED, now=time.time())
-        position = self.bot.jobs.queued_count(interaction.guild_id) + 1
+        bot = self.bot
+        limits = await get_limits(bot.db, interaction.guild_id, bot.default_limits)
+        queued = bot.jobs.queued_count(interaction.guild_id)
+        now = time.time()
+        try:
+            job_id = await admit(
+                bot.db, request, limits, now=now, queue_wait=bot.jobs.estimated_wait(1)
+            )
+        except RefusedError as refused:
+            await record_refusal(bot.db, request, refused.refusal, now)
+            raise UserFacingError(refused.refusal.message) from None
+        position = queued + 1
         try:
             callback = await interaction.response.send_message(
                 messages.queued_text(position), allowed_mentions=messages.NO_PINGS

@@ -27,7 +27,12 @@ async def test_request_rows_round_trip(db):
     job_id = await requests.insert(db, new_request(), status=Status.QUEUED, now=100.0)
     job = await requests.get(db, job_id)
     assert job is not None
-    assert (job.prompt, job.status, job.created_at, job.attempts) == ("a cat", Status.QUEUED, 100.0, 0)
+    assert (job.prompt, job.status, job.created_at, job.attempts) == (
+        "a cat",
+        Status.QUEUED,
+        100.0,
+        0,
+    )
     await requests.mark_running(db, job_id, now=101.0)
     await requests.mark_failed(db, job_id, now=102.0, kind="timeout", detail="x" * 5000)
     job = await requests.get(db, job_id)

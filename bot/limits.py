@@ -1,0 +1,239 @@
+"""Admission policy: who may queue a job now, computed from the stored rows.
+
+The checks run in the spec's order (server limit 0, cooldown, member's 24 h
+quota, server's 24 h quota, queue full) inside the same write transaction
+that inserts the accepted request, so two requests in the same instant
+cannot both take the last slot.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+
+from bot.storage import requests
+from bot.storage.database import Database
+from bot.storage.requests import NewRequest, Status
+
+DAY = 24 * 60 * 60
+# Charged statuses (requests.CHARGED) are spelled out in the SQL below so that
+# the queries stay constant strings.
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A server's limits; 0 turns a scope off (a cooldown of 0 means none)."""
+
+    user_daily: int
+    guild_daily: int
+    cooldown_seconds: int
+    max_queue: int
+
+
+LIMIT_NAMES = tuple(f.name for f in fields(Limits))
+
+
+class Limit(StrEnum):
+    """Which check refused a request."""
+
+    SERVER_OFF = "server_off"
+    COOLDOWN = "cooldown"
+    USER_DAILY = "user_daily"
+    GUILD_DAILY = "guild_daily"
+    QUEUE_FULL = "queue_full"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was not queued, and when trying again can work (UNIX time)."""
+
+    limit: Limit
+    retry_at: float | None
+    message: str
+
+
+class RefusedError(Exception):
+    """Raised by :func:`admit` when a check fails."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A member's and a server's use in the last 24 hours."""
+
+    user_count: int
+    user_oldest: float | None
+    user_latest: float | None
+    guild_count: int
+    guild_oldest: float | None
+    queued: int
+
+    def user_frees_at(self) -> float | None:
+        """When the member's oldest charged request leaves the 24 h window."""
+        return self.user_oldest + DAY if self.user_oldest is not None else None
+
+    def guild_frees_at(self) -> float | None:
+        """When the server's oldest charged request leaves the 24 h window."""
+        return self.guild_oldest + DAY if self.guild_oldest is not None else None
+
+
+def relative(timestamp: float) -> str:
+    """A Discord relative timestamp ("in 3 hours"), shown in each member's own locale."""
+    return f"<t:{int(timestamp) + 1}:R>"
+
+
+async def get_limits(db: Database, guild_id: int, defaults: Limits) -> Limits:
+    """The server's limits: its own where set, the operator's defaults elsewhere."""
+    row = await db.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    if row is None:
+        return defaults
+    own = {name: row[name] for name in LIMIT_NAMES if row[name] is not None}
+    return replace(defaults, **own)
+
+
+async def set_limits(
+    db: Database, guild_id: int, changes: dict[str, int], *, by: int, now: float
+) -> None:
+    """Store new values for some of a server's limits."""
+    unknown = set(changes) - set(LIMIT_NAMES)
+    if unknown:
+        raise ValueError(f"unknown limits {sorted(unknown)}")
+    if any(v < 0 for v in changes.values()):
+        raise ValueError("limits are 0 or more")
+    async with db.transaction():
+        await db.execute(
+            "INSERT INTO guild_settings (guild_id) VALUES (?) ON CONFLICT (guild_id) DO NOTHING",
+            (guild_id,),
+        )
+        for name, value in changes.items():
+            # The name is one of LIMIT_NAMES (checked above), never member input.
+            await db.execute(
+                f"UPDATE guild_settings SET {name} = ?, updated_at = ?, updated_by = ?"  # noqa: S608
+                " WHERE guild_id = ?",
+                (value, now, by, guild_id),
+            )
+
+
+async def reset_member(db: Database, guild_id: int, user_id: int, *, by: int, now: float) -> None:
+    """Forget a member's use in a server so far (quota and cooldown)."""
+    await db.execute(
+        "INSERT INTO quota_resets (guild_id, user_id, reset_at, reset_by) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (guild_id, user_id) DO UPDATE"
+        " SET reset_at = excluded.reset_at, reset_by = excluded.reset_by",
+        (guild_id, user_id, now, by),
+    )
+
+
+async def usage(db: Database, guild_id: int, user_id: int, *, now: float) -> Usage:
+    """Count the charged requests of a member and of their server in the last 24 h."""
+    since = now - DAY
+    reset = await db.fetchone(
+        "SELECT reset_at FROM quota_resets WHERE guild_id = ? AND user_id = ?",
+        (guild_id, user_id),
+    )
+    user_since = max(since, reset["reset_at"]) if reset else since
+    user = await db.fetchone(
+        "SELECT count(*) AS n, min(created_at) AS oldest, max(created_at) AS latest"
+        " FROM requests WHERE guild_id = ? AND user_id = ? AND created_at > ?"
+        " AND status IN ('queued', 'running', 'succeeded')",
+        (guild_id, user_id, user_since),
+    )
+    guild = await db.fetchone(
+        "SELECT count(*) AS n, min(created_at) AS oldest FROM requests"
+        " WHERE guild_id = ? AND created_at > ? AND status IN ('queued', 'running', 'succeeded')",
+        (guild_id, since),
+    )
+    queued = await db.fetchone(
+        "SELECT count(*) AS n FROM requests WHERE guild_id = ? AND status = 'queued'",
+        (guild_id,),
+    )
+    assert user is not None and guild is not None and queued is not None
+    return Usage(
+        user_count=user["n"],
+        user_oldest=user["oldest"],
+        user_latest=user["latest"],
+        guild_count=guild["n"],
+        guild_oldest=guild["oldest"],
+        queued=queued["n"],
+    )
+
+
+def check(limits: Limits, used: Usage, *, now: float, queue_wait: float = 60.0) -> Refusal | None:
+    """The first limit that refuses a new request, in the spec's order; None to accept.
+
+    ``queue_wait`` estimates how soon a full queue has room again (about one job's time).
+    """
+    if limits.guild_daily == 0:
+        return Refusal(Limit.SERVER_OFF, None, "Image generation is turned off in this server.")
+    if limits.cooldown_seconds and used.user_latest is not None:
+        ready = used.user_latest + limits.cooldown_seconds
+        if ready > now:
+            return Refusal(
+                Limit.COOLDOWN,
+                ready,
+                f"Cooldown: one image every {limits.cooldown_seconds} s."
+                f" Try again {relative(ready)}.",
+            )
+    if limits.user_daily == 0:
+        return Refusal(
+            Limit.USER_DAILY, None, "Image generation is turned off for members in this server."
+        )
+    if used.user_count >= limits.user_daily:
+        frees = used.user_frees_at()
+        return Refusal(
+            Limit.USER_DAILY,
+            frees,
+            f"You've used your {limits.user_daily} images for the last 24 hours."
+            + (f" Your next one frees up {relative(frees)}." if frees else ""),
+        )
+    if used.guild_count >= limits.guild_daily:
+        frees = used.guild_frees_at()
+        return Refusal(
+            Limit.GUILD_DAILY,
+            frees,
+            f"This server has used its {limits.guild_daily} images for the last 24 hours."
+            + (f" The next one frees up {relative(frees)}." if frees else ""),
+        )
+    if used.queued >= limits.max_queue:
+        if limits.max_queue == 0:
+            return Refusal(Limit.QUEUE_FULL, None, "This server's queue is closed (size 0).")
+        ready = now + queue_wait
+        return Refusal(
+            Limit.QUEUE_FULL,
+            ready,
+            f"This server's queue is full ({used.queued} waiting). Try again {relative(ready)}.",
+        )
+    return None
+
+
+async def admit(
+    db: Database,
+    request: NewRequest,
+    limits: Limits,
+    *,
+    now: float | None = None,
+    queue_wait: float = 60.0,
+) -> int:
+    """Check every limit and store the request as queued, atomically; return its id.
+
+    Raises :class:`RefusedError` (and stores nothing) when a check fails.
+    """
+    now = time.time() if now is None else now
+    async with db.transaction():
+        used = await usage(db, request.guild_id, request.user_id, now=now)
+        refusal = check(limits, used, now=now, queue_wait=queue_wait)
+        if refusal is not None:
+            raise RefusedError(refusal)
+        return await requests.insert(db, request, status=Status.QUEUED, now=now)
+
+
+async def record_refusal(db: Database, request: NewRequest, refusal: Refusal, now: float) -> None:
+    """Keep a refused attempt in the usage log (it is never charged)."""
+    job_id = await requests.insert(db, request, status=Status.REFUSED, now=now)
+    await requests.update(
+        db, job_id, error_kind=refusal.limit.value, interaction_token=None, finished_at=now
+    )

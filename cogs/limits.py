@@ -1,0 +1,178 @@
+"""/limits (moderators) and /usage (everyone): per-server quotas from Discord itself."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages
+from bot.app import ImagineBot
+from bot.errors import UserFacingError
+from bot.limits import Limits, get_limits, relative, reset_member, set_limits, usage
+
+log = logging.getLogger(__name__)
+
+NonNegative = app_commands.Range[int, 0, 1_000_000]
+
+
+def limits_embed(limits: Limits, title: str) -> discord.Embed:
+    """A server's limits as an embed."""
+    embed = discord.Embed(title=title, colour=messages.RESULT_COLOUR)
+    embed.add_field(
+        name="Per member", value=_count(limits.user_daily, "images / 24 h"), inline=True
+    )
+    embed.add_field(
+        name="Whole server", value=_count(limits.guild_daily, "images / 24 h"), inline=True
+    )
+    embed.add_field(
+        name="Cooldown",
+        value=f"{limits.cooldown_seconds} s" if limits.cooldown_seconds else "none",
+        inline=True,
+    )
+    embed.add_field(name="Queue size", value=_count(limits.max_queue, "jobs"), inline=True)
+    return embed
+
+
+def _count(value: int, unit: str) -> str:
+    return "off (0)" if value == 0 else f"{value} {unit}"
+
+
+class LimitsCog(commands.Cog):
+    """Quotas that a server's moderators control."""
+
+    limits = app_commands.Group(
+        name="limits",
+        description="See or change this server's image limits",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    def _guild_id(self, interaction: discord.Interaction[ImagineBot]) -> int:
+        if interaction.guild_id is None:
+            raise UserFacingError("This command works only in a server.")
+        return interaction.guild_id
+
+    @limits.command(name="show")
+    async def show(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """Show this server's image limits."""
+        guild_id = self._guild_id(interaction)
+        current = await get_limits(self.bot.db, guild_id, self.bot.default_limits)
+        await interaction.response.send_message(
+            embed=limits_embed(current, "Image limits for this server"), ephemeral=True
+        )
+
+    @limits.command(name="set")
+    @app_commands.describe(
+        user_daily="Images each member may make per 24 hours (0 turns members off)",
+        guild_daily="Images the whole server may make per 24 hours (0 turns the bot off)",
+        cooldown_seconds="Least seconds between two requests of one member (0 = none)",
+        max_queue="Jobs that may wait in this server's queue",
+    )
+    async def set_(
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        user_daily: NonNegative | None = None,
+        guild_daily: NonNegative | None = None,
+        cooldown_seconds: NonNegative | None = None,
+        max_queue: NonNegative | None = None,
+    ) -> None:
+        """Change this server's image limits."""
+        guild_id = self._guild_id(interaction)
+        changes = {
+            name: value
+            for name, value in {
+                "user_daily": user_daily,
+                "guild_daily": guild_daily,
+                "cooldown_seconds": cooldown_seconds,
+                "max_queue": max_queue,
+            }.items()
+            if value is not None
+        }
+        if not changes:
+            raise UserFacingError(
+                "Give at least one limit to change: user_daily, guild_daily,"
+                " cooldown_seconds or max_queue."
+            )
+        if any(v < 0 for v in changes.values()):
+            raise UserFacingError("Limits are whole numbers, 0 or more.")
+        await set_limits(self.bot.db, guild_id, changes, by=interaction.user.id, now=time.time())
+        log.info(
+            "Limits changed in guild %d by user %d: %s",
+            guild_id,
+            interaction.user.id,
+            ", ".join(f"{k}={v}" for k, v in changes.items()),
+        )
+        current = await get_limits(self.bot.db, guild_id, self.bot.default_limits)
+        await interaction.response.send_message(
+            embed=limits_embed(current, "Limits updated"), ephemeral=True
+        )
+
+    @limits.command(name="reset")
+    @app_commands.describe(user="The member whose use in this server is forgotten")
+    async def reset(
+        self, interaction: discord.Interaction[ImagineBot], user: discord.Member | discord.User
+    ) -> None:
+        """Forget a member's use in this server, giving them a full quota again."""
+        guild_id = self._guild_id(interaction)
+        await reset_member(self.bot.db, guild_id, user.id, by=interaction.user.id, now=time.time())
+        log.info(
+            "Quota of user %d reset in guild %d by user %d", user.id, guild_id, interaction.user.id
+        )
+        await interaction.response.send_message(
+            f"{user.mention}'s use in this server is forgotten: they have a full quota again.",
+            ephemeral=True,
+            allowed_mentions=messages.NO_PINGS,
+        )
+
+    @app_commands.command(name="usage")
+    @app_commands.guild_only()
+    async def usage_(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """See how many images you and this server have left today."""
+        guild_id = self._guild_id(interaction)
+        bot = self.bot
+        now = time.time()
+        limits = await get_limits(bot.db, guild_id, bot.default_limits)
+        used = await usage(bot.db, guild_id, interaction.user.id, now=now)
+        embed = discord.Embed(title="Your image use (last 24 hours)", colour=messages.RESULT_COLOUR)
+        mine = f"**{used.user_count}** of {limits.user_daily}"
+        frees = used.user_frees_at()
+        if frees and used.user_count >= limits.user_daily > 0:
+            mine += f"\nNext image frees up {relative(frees)}"
+        if limits.cooldown_seconds and used.user_latest:
+            ready = used.user_latest + limits.cooldown_seconds
+            if ready > now:
+                mine += f"\nCooldown ends {relative(ready)}"
+        embed.add_field(name="You", value=mine, inline=True)
+        server = f"**{used.guild_count}** of {limits.guild_daily}"
+        guild_frees = used.guild_frees_at()
+        if guild_frees and used.guild_count >= limits.guild_daily > 0:
+            server += f"\nNext image frees up {relative(guild_frees)}"
+        embed.add_field(name="This server", value=server, inline=True)
+        queued = [
+            (position, job)
+            for position, job in enumerate(bot.jobs.queued_jobs(guild_id), start=1)
+            if job.user_id == interaction.user.id
+        ]
+        if queued:
+            lines = [
+                f"#{position}: {messages.truncate(job.prompt, 60)} (job {job.id})"
+                for position, job in queued
+            ]
+            embed.add_field(name="Your queued jobs", value="\n".join(lines)[:1024], inline=False)
+        else:
+            embed.add_field(name="Your queued jobs", value="none", inline=False)
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=messages.NO_PINGS
+        )
+
+
+async def setup(bot: ImagineBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(LimitsCog(bot))
