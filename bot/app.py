@@ -21,7 +21,9 @@ from bot.generation import JobRunner
 from bot.jobs import JobQueue
 from bot.limits import Limits
 from bot.onemin import OneMinClient
+from bot.progress import ProgressUpdater
 from bot.storage.database import Database
+from bot.storage.requests import Job
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class ImagineBot(commands.AutoShardedBot):
     api: OneMinClient
     jobs: JobQueue
     runner: JobRunner
+    progress: ProgressUpdater
 
     def __init__(
         self,
@@ -98,13 +101,19 @@ class ImagineBot(commands.AutoShardedBot):
             max_image_bytes=s.max_image_bytes,
             download_timeout=s.onemin_timeout_seconds,
         )
-        self.jobs = JobQueue(self.db, self.runner, workers=s.max_concurrent_jobs)
+        self.jobs = JobQueue(self.db, self._run_job, workers=s.max_concurrent_jobs)
+        self.progress = ProgressUpdater(self.jobs, self.runner.show_progress)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands(force=self._force_sync)
         if self._start_jobs:
             await self.jobs.restore()
             self.jobs.start()
+
+    async def _run_job(self, job: Job) -> None:
+        # The runner owns the member's message from here on.
+        self.progress.forget(job.id)
+        await self.runner(job)
 
     async def launch_shards(self) -> None:
         """Connect to the gateway address ``/gateway/bot`` gives, also after a reconnect.
@@ -159,6 +168,7 @@ class ImagineBot(commands.AutoShardedBot):
         """Shut down in order: stop jobs, unload cogs, disconnect, close services."""
         if hasattr(self, "jobs"):
             await self.jobs.stop(self.settings.shutdown_grace_seconds)
+            await self.progress.close()
         for extension in tuple(self.extensions):
             try:
                 await self.unload_extension(extension)

@@ -60,14 +60,14 @@ class JobRunner:
         self._model = model
         self._max_image_bytes = max_image_bytes
         self._download_timeout = download_timeout
-        self._result_view = result_view
+        self.result_view = result_view
         self._warned_ratio = False
 
     async def __call__(self, job: Job) -> None:
         """Run ``job`` to the end; every expected failure is stored and shown, never raised."""
         started = time.time()
         await requests.mark_running(self._db, job.id, now=started)
-        await self.show_progress(job, messages.queued_text(0))
+        await self.show_progress(job, messages.queued_text(0), clear_buttons=True)
         try:
             image = await self._generate(job)
         except (OneMinError, ImageError) as exc:
@@ -83,7 +83,7 @@ class JobRunner:
             width=image.width,
             height=image.height,
         )
-        view = self._result_view(job) if self._result_view else None
+        view = self.result_view(job) if self.result_view else None
         delivered = await self._post(
             job,
             embed=embed,
@@ -157,14 +157,26 @@ class JobRunner:
             embed=messages.error_embed(user_message, job_id=job.id),
         )
 
-    async def show_progress(self, job: Job, text: str) -> None:
-        """Edit the member's response to ``text`` while the job waits or runs."""
+    async def show_progress(self, job: Job, text: str, *, clear_buttons: bool = False) -> None:
+        """Edit the member's response to ``text`` while the job waits or runs.
+
+        ``clear_buttons`` removes the Cancel button once the job has started.
+        """
         if not self._token_usable(job) or job.result_message_id is None:
             return
+        webhook = self._webhook(job)
         try:
-            await self._webhook(job).edit_message(
-                job.result_message_id, content=text, allowed_mentions=messages.NO_PINGS
-            )
+            if clear_buttons:
+                await webhook.edit_message(
+                    job.result_message_id,
+                    content=text,
+                    view=None,
+                    allowed_mentions=messages.NO_PINGS,
+                )
+            else:
+                await webhook.edit_message(
+                    job.result_message_id, content=text, allowed_mentions=messages.NO_PINGS
+                )
         except discord.HTTPException as exc:
             log.debug("Could not update job %d's progress: %s", job.id, exc)
 

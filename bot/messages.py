@@ -27,13 +27,20 @@ def quote_prompt(prompt: str) -> str:
     return discord.utils.escape_markdown(prompt, as_needed=True)
 
 
-def queued_text(position: int | None) -> str:
-    """The response's text while the job waits or runs."""
+def queued_text(position: int | None, wait: float | None = None) -> str:
+    """The response's text while the job waits (``position`` ≥ 1) or runs (0 or None)."""
     if position is None or position == 0:
         return "🎨 Generating your image…"
-    if position == 1:
-        return "⏳ Queued: you are next."
-    return f"⏳ Queued: position {position} in this server's queue."
+    where = "you are next" if position == 1 else f"position {position} in this server's queue"
+    return f"⏳ Queued: {where}{_about(wait)}."
+
+
+def _about(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f" (about {max(5, round(seconds / 5) * 5):.0f} s)"
+    return f" (about {round(seconds / 60):.0f} min)"
 
 
 def result_embed(

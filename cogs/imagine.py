@@ -12,15 +12,14 @@ from discord.ext import commands
 from bot import messages
 from bot.app import ImagineBot
 from bot.errors import UserFacingError
-from bot.images import GEMINI_SIZES
 from bot.jobs import QueueClosedError
 from bot.limits import RefusedError, admit, get_limits, record_refusal
 from bot.storage import requests
 from bot.storage.requests import NewRequest, Status
+from cogs.imagine_views import ASPECT_RATIOS, DYNAMIC_ITEMS, queued_view, result_view
 
 log = logging.getLogger(__name__)
 
-ASPECT_RATIOS = tuple(GEMINI_SIZES)
 PROMPT_MAX = 1500
 
 
@@ -82,9 +81,10 @@ class ImagineCog(commands.Cog):
             await record_refusal(bot.db, request, refused.refusal, now)
             raise UserFacingError(refused.refusal.message) from None
         position = queued + 1
+        text = bot.progress.text_for(position)
         try:
             callback = await interaction.response.send_message(
-                messages.queued_text(position), allowed_mentions=messages.NO_PINGS
+                text, view=queued_view(job_id), allowed_mentions=messages.NO_PINGS
             )
         except discord.HTTPException:
             # The member never saw an answer: do not run (or charge) the job.
@@ -93,6 +93,7 @@ class ImagineCog(commands.Cog):
         await requests.update(self.bot.db, job_id, result_message_id=callback.message_id)
         job = await requests.get(self.bot.db, job_id)
         assert job is not None
+        bot.progress.initial(job, text)
         try:
             self.bot.jobs.enqueue(job)
         except QueueClosedError:
@@ -102,5 +103,13 @@ class ImagineCog(commands.Cog):
 
 
 async def setup(bot: ImagineBot) -> None:
-    """Load the cog."""
+    """Load the cog and register its buttons, so old messages' buttons work after a restart."""
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    bot.runner.result_view = result_view
     await bot.add_cog(ImagineCog(bot))
+
+
+async def teardown(bot: ImagineBot) -> None:
+    """Unregister the buttons."""
+    bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+    bot.runner.result_view = None

@@ -1,0 +1,225 @@
+"""Buttons on /imagine messages: Cancel while queued; Re-roll, Edit and Delete on results.
+
+Every button is a :class:`discord.ui.DynamicItem` whose custom id carries the
+job id (``imagine:<action>:<job_id>``), so buttons on old messages keep
+working after a restart: nothing about them lives only in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import discord
+
+from bot import messages
+from bot.app import ImagineBot
+from bot.errors import UserFacingError, reply_ephemeral
+from bot.images import GEMINI_SIZES
+from bot.storage import requests
+from bot.storage.requests import Job, Status
+
+if TYPE_CHECKING:
+    from cogs.imagine import ImagineCog
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[ImagineBot]
+ASPECT_RATIOS = tuple(GEMINI_SIZES)
+
+
+def _imagine_cog(interaction: Interaction) -> ImagineCog:
+    cog = interaction.client.get_cog("ImagineCog")
+    if cog is None:
+        raise UserFacingError("Image generation is not available right now.")
+    return cast("ImagineCog", cog)
+
+
+async def _load_job(interaction: Interaction, job_id: int) -> Job:
+    job = await requests.get(interaction.client.db, job_id)
+    if job is None or job.guild_id != interaction.guild_id:
+        raise UserFacingError("That image no longer exists (it may have been pruned).")
+    return job
+
+
+def _may_manage(interaction: Interaction, job: Job) -> bool:
+    """The requester, or anyone with Manage Messages in the channel."""
+    if interaction.user.id == job.user_id:
+        return True
+    permissions = interaction.permissions
+    return bool(permissions.manage_messages)
+
+
+class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:_:([0-9]+)"):
+    """A button about one job; answers member-facing errors privately.
+
+    Subclasses set ``action`` (the custom id's middle part), the label, and
+    their own ``template`` matching ``imagine:<action>:<job_id>``.
+    """
+
+    action = "_"
+    label = ""
+    emoji: str | None = None
+    style = discord.ButtonStyle.secondary
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=self.label,
+                emoji=self.emoji,
+                style=self.style,
+                custom_id=f"imagine:{self.action}:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        """Rebuild the button from a click (also after a restart)."""
+        return cls(int(match[1]))
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        """Run the button; a :class:`UserFacingError` becomes a private answer."""
+        try:
+            await self.run(interaction)
+        except UserFacingError as error:
+            await reply_ephemeral(interaction, error.message)
+
+    async def run(self, interaction: Interaction) -> None:
+        """What the button does."""
+        raise NotImplementedError
+
+
+class CancelButton(_JobButton, template=r"imagine:cancel:([0-9]+)"):
+    """Takes a queued job out of the queue; it is not charged."""
+
+    action = "cancel"
+    label = "Cancel"
+
+    async def run(self, interaction: Interaction) -> None:
+        """Cancel the job if it still waits."""
+        job = await _load_job(interaction, self.job_id)
+        if not _may_manage(interaction, job):
+            raise UserFacingError("Only the requester or a moderator can cancel this.")
+        bot = interaction.client
+        if bot.jobs.remove(job.id) is None:
+            raise UserFacingError("Too late to cancel: that job has already started or ended.")
+        await requests.update(
+            bot.db, job.id, status=Status.CANCELLED.value, finished_at=time.time()
+        )
+        bot.progress.forget(job.id)
+        log.info("Job %d cancelled by user %d", job.id, interaction.user.id)
+        await interaction.response.edit_message(
+            content=f"🚫 Cancelled by {interaction.user.mention}: "
+            + messages.truncate(messages.quote_prompt(job.prompt), 200),
+            view=None,
+            allowed_mentions=messages.NO_PINGS,
+        )
+
+
+class RerollButton(_JobButton, template=r"imagine:reroll:([0-9]+)"):
+    """Same prompt and options, a new request by whoever clicks."""
+
+    action = "reroll"
+    label = "Re-roll"
+    emoji = "🔄"
+    style = discord.ButtonStyle.primary
+
+    async def run(self, interaction: Interaction) -> None:
+        """Queue the same prompt again, through every admission check."""
+        job = await _load_job(interaction, self.job_id)
+        await _imagine_cog(interaction).submit(interaction, job.prompt, job.aspect_ratio)
+
+
+class EditButton(_JobButton, template=r"imagine:edit:([0-9]+)"):
+    """Opens a modal prefilled with the prompt; submitting it makes a new request."""
+
+    action = "edit"
+    label = "Edit"
+    emoji = "✏️"
+
+    async def run(self, interaction: Interaction) -> None:
+        """Open the edit modal."""
+        job = await _load_job(interaction, self.job_id)
+        await interaction.response.send_modal(EditModal(job))
+
+
+class DeleteButton(_JobButton, template=r"imagine:delete:([0-9]+)"):
+    """Deletes the result: the requester or anyone with Manage Messages."""
+
+    action = "delete"
+    label = "Delete"
+    emoji = "🗑️"
+    style = discord.ButtonStyle.danger
+
+    async def run(self, interaction: Interaction) -> None:
+        """Delete the message the button is on."""
+        job = await _load_job(interaction, self.job_id)
+        if not _may_manage(interaction, job):
+            raise UserFacingError(
+                "Only the person who asked for this image or a moderator can delete it."
+            )
+        await interaction.response.defer()
+        await interaction.delete_original_response()
+        log.info("Result of job %d deleted by user %d", job.id, interaction.user.id)
+
+
+class EditModal(discord.ui.Modal):
+    """Like Midjourney's Remix: change the prompt (and ratio) and generate again."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(title="Edit and generate again", custom_id=f"imagine:editmodal:{job.id}")
+        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label="Prompt",
+            style=discord.TextStyle.paragraph,
+            default=job.prompt[:1500],
+            min_length=1,
+            max_length=1500,
+        )
+        self.ratio: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label="Aspect ratio (e.g. 1:1, 16:9, 9:16)",
+            default=job.aspect_ratio or "",
+            required=False,
+            max_length=5,
+        )
+        self.add_item(self.prompt)
+        self.add_item(self.ratio)
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        """Queue the edited prompt as a new request."""
+        ratio = self.ratio.value.strip() or None
+        try:
+            if ratio is not None and ratio not in ASPECT_RATIOS:
+                raise UserFacingError(
+                    f"Unknown aspect ratio {ratio!r}. Choose one of: {', '.join(ASPECT_RATIOS)}."
+                )
+            await _imagine_cog(interaction).submit(interaction, self.prompt.value, ratio)
+        except UserFacingError as error:
+            await reply_ephemeral(interaction, error.message)
+
+
+def queued_view(job_id: int) -> discord.ui.View:
+    """The Cancel button on a queued response."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job_id))
+    return view
+
+
+def result_view(job: Job) -> discord.ui.View:
+    """Re-roll, Edit and Delete under a finished image."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RerollButton(job.id))
+    view.add_item(EditButton(job.id))
+    view.add_item(DeleteButton(job.id))
+    return view
+
+
+DYNAMIC_ITEMS = (CancelButton, RerollButton, EditButton, DeleteButton)
