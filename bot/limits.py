@@ -17,8 +17,25 @@ from bot.storage.database import Database
 from bot.storage.requests import NewRequest, Status
 
 DAY = 24 * 60 * 60
-# Charged statuses (requests.CHARGED) are spelled out in the SQL below so that
-# the queries stay constant strings.
+
+# A member's and a server's charged requests (requests.CHARGED) in the window,
+# and the server's waiting jobs. A /limits reset moves the member's window start.
+_USAGE_SQL = """
+SELECT count(*) AS user_count, min(created_at) AS user_oldest, max(created_at) AS user_latest,
+    (SELECT count(*) FROM requests
+     WHERE guild_id = :guild AND created_at > :since
+       AND status IN ('queued', 'running', 'succeeded')) AS guild_count,
+    (SELECT min(created_at) FROM requests
+     WHERE guild_id = :guild AND created_at > :since
+       AND status IN ('queued', 'running', 'succeeded')) AS guild_oldest,
+    (SELECT count(*) FROM requests
+     WHERE guild_id = :guild AND status = 'queued') AS queued
+FROM requests
+WHERE guild_id = :guild AND user_id = :user
+  AND created_at > max(:since, coalesce(
+      (SELECT reset_at FROM quota_resets WHERE guild_id = :guild AND user_id = :user), 0))
+  AND status IN ('queued', 'running', 'succeeded')
+"""
 
 
 @dataclass(frozen=True)
@@ -130,35 +147,17 @@ async def reset_member(db: Database, guild_id: int, user_id: int, *, by: int, no
 
 async def usage(db: Database, guild_id: int, user_id: int, *, now: float) -> Usage:
     """Count the charged requests of a member and of their server in the last 24 h."""
-    since = now - DAY
-    reset = await db.fetchone(
-        "SELECT reset_at FROM quota_resets WHERE guild_id = ? AND user_id = ?",
-        (guild_id, user_id),
-    )
-    user_since = max(since, reset["reset_at"]) if reset else since
-    user = await db.fetchone(
-        "SELECT count(*) AS n, min(created_at) AS oldest, max(created_at) AS latest"
-        " FROM requests WHERE guild_id = ? AND user_id = ? AND created_at > ?"
-        " AND status IN ('queued', 'running', 'succeeded')",
-        (guild_id, user_id, user_since),
-    )
-    guild = await db.fetchone(
-        "SELECT count(*) AS n, min(created_at) AS oldest FROM requests"
-        " WHERE guild_id = ? AND created_at > ? AND status IN ('queued', 'running', 'succeeded')",
-        (guild_id, since),
-    )
-    queued = await db.fetchone(
-        "SELECT count(*) AS n FROM requests WHERE guild_id = ? AND status = 'queued'",
-        (guild_id,),
-    )
-    assert user is not None and guild is not None and queued is not None
+    # One statement: each round trip to aiosqlite's thread costs more than
+    # the indexed counts themselves.
+    row = await db.fetchone(_USAGE_SQL, {"guild": guild_id, "user": user_id, "since": now - DAY})
+    assert row is not None
     return Usage(
-        user_count=user["n"],
-        user_oldest=user["oldest"],
-        user_latest=user["latest"],
-        guild_count=guild["n"],
-        guild_oldest=guild["oldest"],
-        queued=queued["n"],
+        user_count=row["user_count"],
+        user_oldest=row["user_oldest"],
+        user_latest=row["user_latest"],
+        guild_count=row["guild_count"],
+        guild_oldest=row["guild_oldest"],
+        queued=row["queued"],
     )
 
 

@@ -1,0 +1,539 @@
+"""A local stand-in for the 1min.ai image API and its signed asset URLs.
+
+Without a script it behaves like the vendor's doc (``shared/seed/1min-image-api.txt``)
+plus what public clients report: 401 ``{"message": "Unauthorized"}`` for a wrong
+``API-KEY``, 400 ``{"errorCode": "BAD_REQUEST", "message": ...}`` for a bad body, and
+a success body whose ``temporaryUrl`` serves a real, freshly drawn image at Gemini's
+size for the ratio asked for. ``script()`` queues one-shot misbehaviours.
+
+    fake = FakeOneMin()
+    await fake.start()
+    fake.script(Scripted.error(500), Scripted.success())
+    ...
+    await fake.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import random
+import secrets
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from PIL import Image, ImageDraw, ImageFont
+
+MODEL = "gemini-2.5-flash-image"
+
+# Copied from SPEC.md on purpose (not imported from bot.images), so the fake stays
+# an independent oracle for the bot's own table.
+SIZES: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "2:3": (832, 1248),
+    "3:2": (1248, 832),
+    "3:4": (864, 1184),
+    "4:3": (1184, 864),
+    "4:5": (896, 1152),
+    "5:4": (1152, 896),
+    "9:16": (768, 1344),
+    "16:9": (1344, 768),
+    "21:9": (1536, 672),
+}
+
+_EXTENSIONS = {"WEBP": "webp", "PNG": "png", "JPEG": "jpg", "GIF": "gif"}
+_CONTENT_TYPES = {
+    "WEBP": "image/webp",
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+}
+
+Payload = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One call to ``/api/features`` as the server saw it."""
+
+    headers: dict[str, str]
+    json: Any  # the parsed body, or None if it was not JSON
+    time: float  # time.monotonic() when it arrived
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """A one-shot behaviour for the next ``/api/features`` call.
+
+    Build them with the class methods. ``status``/``json_body``/``text_body`` give a
+    literal answer; otherwise the normal success body is built, ``mutate`` may edit
+    it, and ``image`` (bytes) replaces what its ``temporaryUrl`` serves.
+    """
+
+    status: int = 200
+    json_body: Any = None
+    text_body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    hangs: bool = False
+    delay: float = 0.0
+    mutate: Callable[[Payload, str], None] | None = None
+    image: bytes | None = None
+    image_chunked: bool = False
+    literal: bool = False
+
+    # -- literal answers ----------------------------------------------------------
+
+    @classmethod
+    def error(
+        cls, status: int, body: Any = None, *, headers: dict[str, str] | None = None
+    ) -> Scripted:
+        """Answer ``status`` with a JSON body (dict/list) or a text body (str)."""
+        if body is None:
+            body = {"message": HTTPStatus(status).phrase}
+        if isinstance(body, str):
+            return cls(status=status, text_body=body, headers=headers or {}, literal=True)
+        return cls(status=status, json_body=body, headers=headers or {}, literal=True)
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | str | None = None) -> Scripted:
+        """429, with ``Retry-After`` when given."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return cls.error(429, {"message": "Too many requests"}, headers=headers)
+
+    @classmethod
+    def unauthorized(cls) -> Scripted:
+        """401 as public clients report it for a bad key."""
+        return cls.error(401, {"message": "Unauthorized"})
+
+    @classmethod
+    def bad_request(cls, message: str, error_code: str = "BAD_REQUEST") -> Scripted:
+        """400 ``{"errorCode": ..., "message": ...}``."""
+        return cls.error(400, {"errorCode": error_code, "message": message})
+
+    @classmethod
+    def out_of_credits(cls, status: int = 402) -> Scripted:
+        """The account has no credits left (402 by default)."""
+        return cls.error(
+            status, {"errorCode": "INSUFFICIENT_CREDITS", "message": "Insufficient credits"}
+        )
+
+    @classmethod
+    def malformed_json(cls, status: int = 200) -> Scripted:
+        """A body that claims JSON and is not."""
+        return cls(
+            status=status,
+            text_body='{"aiRecord": {"uuid": ',
+            headers={"Content-Type": "application/json"},
+            literal=True,
+        )
+
+    @classmethod
+    def json_answer(cls, body: Any, status: int = 200) -> Scripted:
+        """Any JSON body with any status."""
+        return cls(status=status, json_body=body, literal=True)
+
+    @classmethod
+    def hang(cls) -> Scripted:
+        """Never answer (until the client gives up or the fake closes)."""
+        return cls(hangs=True)
+
+    # -- edits of the success body -------------------------------------------------
+
+    @classmethod
+    def success(cls, *, delay: float = 0.0) -> Scripted:
+        """The normal answer (optionally after ``delay`` seconds)."""
+        return cls(delay=delay)
+
+    @classmethod
+    def record_status(cls, status: str = "FAILED") -> Scripted:
+        """200 whose ``aiRecord.status`` is not SUCCESS."""
+
+        def mutate(payload: Payload, base_url: str) -> None:
+            payload["aiRecord"]["status"] = status
+
+        return cls(mutate=mutate)
+
+    @classmethod
+    def empty_result(cls) -> Scripted:
+        """200 with ``resultObject: []``."""
+
+        def mutate(payload: Payload, base_url: str) -> None:
+            payload["aiRecord"]["aiRecordDetail"]["resultObject"] = []
+
+        return cls(mutate=mutate)
+
+    @classmethod
+    def missing_temporary_url(cls) -> Scripted:
+        """200 without ``aiRecord.temporaryUrl``."""
+
+        def mutate(payload: Payload, base_url: str) -> None:
+            del payload["aiRecord"]["temporaryUrl"]
+
+        return cls(mutate=mutate)
+
+    @classmethod
+    def temporary_url(cls, url: str) -> Scripted:
+        """Replace ``temporaryUrl``; ``{url}`` in it is the real URL, ``{base_url}`` the
+        fake's base, e.g. ``"ftp://elsewhere/x"`` or ``"{url}".replace(...)``."""
+
+        def mutate(payload: Payload, base_url: str) -> None:
+            real = payload["aiRecord"]["temporaryUrl"]
+            payload["aiRecord"]["temporaryUrl"] = url.format(url=real, base_url=base_url)
+
+        return cls(mutate=mutate)
+
+    @classmethod
+    def temporary_url_scheme(cls, scheme: str) -> Scripted:
+        """Same ``temporaryUrl`` with another scheme (``https``, ``ftp``, ``file``...)."""
+
+        def mutate(payload: Payload, base_url: str) -> None:
+            real: str = payload["aiRecord"]["temporaryUrl"]
+            payload["aiRecord"]["temporaryUrl"] = scheme + real[real.index(":") :]
+
+        return cls(mutate=mutate)
+
+    @classmethod
+    def no_record(cls, message: str = "Your prompt was blocked by the safety filter") -> Scripted:
+        """200 with a message and no ``aiRecord`` (how refusals are reported)."""
+        return cls.json_answer({"message": message})
+
+    @classmethod
+    def with_image(
+        cls, data: bytes | Image.Image, *, fmt: str = "PNG", chunked: bool = False
+    ) -> Scripted:
+        """A success whose ``temporaryUrl`` serves ``data`` (bytes, or a Pillow image
+        encoded as ``fmt``); ``chunked`` drops the Content-Length header."""
+        return cls(image=_to_bytes(data, fmt), image_chunked=chunked)
+
+
+@dataclass
+class _Asset:
+    data: bytes | None
+    content_type: str
+    chunked: bool = False
+    size: int = 0  # for streamed filler when data is None
+    status: int = 200
+    stall: bool = False
+
+
+class FakeOneMin:
+    """The fake API server. ``requests``, ``served_images`` and ``in_flight`` let tests
+    see what the bot did; ``latency`` slows every ``/api/features`` call."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "test-key",
+        latency: float = 0.0,
+        image_format: str = "WEBP",
+        model: str = MODEL,
+    ) -> None:
+        self.api_key = api_key
+        self.latency = latency
+        self.image_format = image_format.upper()
+        self.model = model
+        self.base_url = ""
+        self.requests: list[RecordedCall] = []
+        self.served_images: list[bytes] = []
+        self.asset_requests: list[str] = []
+        self.asset_bytes_sent: int = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._script: deque[Scripted] = deque()
+        self._assets: dict[str, _Asset] = {}
+        self._signature = secrets.token_hex(16)
+        self._calls = 0
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 at a random free port."""
+        app = web.Application()
+        app.router.add_post("/api/features", self._features)
+        app.router.add_get("/asset/{path:.+}", self._asset)
+        # Short shutdown: a hung handler must not hold close() for a minute.
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        """Stop serving; hung calls and endless downloads end at once."""
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOneMin:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- scripting ------------------------------------------------------------------
+
+    def script(self, *responses: Scripted) -> None:
+        """Queue one-shot behaviours, used by the next calls in order."""
+        self._script.extend(responses)
+
+    def add_asset(
+        self,
+        data: bytes | Image.Image | None = None,
+        *,
+        fmt: str = "PNG",
+        chunked: bool = False,
+        size: int = 0,
+        status: int = 200,
+        content_type: str | None = None,
+        stall: bool = False,
+    ) -> str:
+        """Serve ``data`` (or ``size`` filler bytes; ``size=-1`` never ends) and return
+        its signed URL. ``stall`` sends the headers and then nothing until close()."""
+        body = None if data is None else _to_bytes(data, fmt)
+        path = f"direct/{uuid.uuid4().hex}.bin"
+        self._assets[path] = _Asset(
+            data=body,
+            content_type=content_type or "application/octet-stream",
+            chunked=chunked,
+            size=size,
+            status=status,
+            stall=stall,
+        )
+        return self._signed_url(path)
+
+    # -- handlers -------------------------------------------------------------------
+
+    async def _features(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._handle_features(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle_features(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = None
+        self.requests.append(
+            RecordedCall(headers=dict(request.headers), json=body, time=time.monotonic(), body=raw)
+        )
+        self._calls += 1
+        call_number = self._calls
+        if self.latency:
+            await self._sleep(self.latency)
+        scripted = self._script.popleft() if self._script else None
+        if scripted is not None:
+            if scripted.hangs:
+                await self._stopping.wait()
+                raise web.HTTPServiceUnavailable()
+            if scripted.delay:
+                await self._sleep(scripted.delay)
+            if scripted.literal:
+                return _literal(scripted)
+
+        if request.headers.get("API-KEY") != self.api_key:
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        problem = self._validate(request, body)
+        if problem:
+            return web.json_response({"errorCode": "BAD_REQUEST", "message": problem}, status=400)
+
+        prompt_object = body["promptObject"]
+        ratio = prompt_object.get("aspect_ratio", "1:1")
+        if scripted is not None and scripted.image is not None:
+            data, fmt = scripted.image, _format_of(scripted.image)
+        else:
+            fmt = self.image_format
+            data = make_image(SIZES[ratio], call_number, fmt=fmt)
+        ext = _EXTENSIONS.get(fmt, "bin")
+        stamp = datetime.now(UTC).strftime("%Y_%m_%d_%H_%M_%S")
+        path = f"development/images/{stamp}_{call_number:03d}_fake.{ext}"
+        self._assets[path] = _Asset(
+            data=data,
+            content_type=_CONTENT_TYPES.get(fmt, "application/octet-stream"),
+            chunked=bool(scripted and scripted.image_chunked),
+        )
+        self.served_images.append(data)
+        payload: Payload = {
+            "aiRecord": {
+                "uuid": str(uuid.uuid4()),
+                "userId": "user-12345",
+                "teamId": "team-67890",
+                "model": body["model"],
+                "type": "IMAGE_GENERATOR",
+                "status": "SUCCESS",
+                "createdAt": datetime.now(UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
+                "aiRecordDetail": {
+                    "promptObject": {
+                        "prompt": prompt_object["prompt"],
+                        "aspect_ratio": ratio,
+                        "output_quality": 90,
+                        "seed": random.randint(1, 2**31 - 1),
+                    },
+                    "resultObject": [path],
+                },
+                "temporaryUrl": self._signed_url(path),
+            }
+        }
+        if scripted is not None and scripted.mutate is not None:
+            scripted.mutate(payload, self.base_url)
+        return web.json_response(payload)
+
+    def _validate(self, request: web.Request, body: Any) -> str | None:
+        if request.content_type != "application/json":
+            return "Content-Type must be application/json"
+        if not isinstance(body, dict):
+            return "Body must be a JSON object"
+        if body.get("type") != "IMAGE_GENERATOR":
+            return "type must be IMAGE_GENERATOR"
+        if body.get("model") != self.model:
+            return f"model must be {self.model}"
+        prompt_object = body.get("promptObject")
+        if not isinstance(prompt_object, dict):
+            return "promptObject is required"
+        prompt = prompt_object.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return "promptObject.prompt must be a non-empty string"
+        ratio = prompt_object.get("aspect_ratio", "1:1")
+        if ratio not in SIZES:
+            return f"Unsupported aspect_ratio {ratio!r}"
+        return None
+
+    async def _asset(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        self.asset_requests.append(path)
+        asset = self._assets.get(path)
+        if request.query.get("X-Amz-Signature") != self._signature:
+            # S3 answers an unsigned or tampered URL like this.
+            return web.Response(
+                status=403,
+                text="<Error><Code>SignatureDoesNotMatch</Code></Error>",
+                content_type="application/xml",
+            )
+        if asset is None:
+            return web.Response(
+                status=404,
+                text="<Error><Code>NoSuchKey</Code></Error>",
+                content_type="application/xml",
+            )
+        if asset.status != 200:
+            return web.Response(status=asset.status, text="asset error")
+        resp = web.StreamResponse(status=200, headers={"Content-Type": asset.content_type})
+        if asset.data is not None and not asset.chunked:
+            resp.content_length = len(asset.data)
+        elif asset.data is None and asset.size >= 0 and not asset.chunked:
+            resp.content_length = asset.size
+        else:
+            resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        if asset.stall:
+            await self._stopping.wait()
+            return resp
+        try:
+            async for chunk in self._asset_chunks(asset):
+                await resp.write(chunk)
+                self.asset_bytes_sent += len(chunk)
+            await resp.write_eof()
+        except ConnectionError:
+            # The client hung up (e.g. it hit its byte cap): that is the point.
+            pass
+        return resp
+
+    async def _asset_chunks(self, asset: _Asset) -> AsyncIterator[bytes]:
+        if asset.data is not None:
+            for start in range(0, len(asset.data), 64 * 1024):
+                yield asset.data[start : start + 64 * 1024]
+            return
+        chunk = bytes(range(256)) * 256  # 64 KiB of filler
+        sent = 0
+        while (asset.size < 0 or sent < asset.size) and not self._stopping.is_set():
+            piece = chunk if asset.size < 0 else chunk[: asset.size - sent]
+            yield piece
+            sent += len(piece)
+            await asyncio.sleep(0)
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _signed_url(self, path: str) -> str:
+        return (
+            f"{self.base_url}/asset/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Expires=3600&X-Amz-Signature={self._signature}"
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def _literal(scripted: Scripted) -> web.Response:
+    if scripted.text_body is not None:
+        headers = {"Content-Type": "text/plain", **scripted.headers}
+        return web.Response(status=scripted.status, text=scripted.text_body, headers=headers)
+    return web.json_response(scripted.json_body, status=scripted.status, headers=scripted.headers)
+
+
+def make_image(
+    size: tuple[int, int], number: int, *, fmt: str = "WEBP", alpha: bool = False
+) -> bytes:
+    """A non-uniform test image (noise, gradients, the call number) encoded as ``fmt``."""
+    width, height = size
+    # Quarter-resolution noise, smoothed up: real texture that resists compression,
+    # but cheap to encode so every fake call stays fast.
+    noise = Image.effect_noise((max(1, width // 4), max(1, height // 4)), 48).resize(
+        size, Image.Resampling.BILINEAR
+    )
+    down = Image.linear_gradient("L").resize(size)
+    across = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90).resize(size)
+    image = Image.merge("RGB", (noise, across, down))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=max(24, height // 6))
+    draw.rectangle((width // 10, height // 10, width // 2, height // 3), fill=(255, 255, 255))
+    draw.text((width // 10 + 8, height // 10 + 4), f"#{number}", fill=(0, 0, 0), font=font)
+    if alpha:
+        image.putalpha(Image.linear_gradient("L").resize(size))
+    return encode(image, fmt)
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    """Encode a Pillow image (JPEG drops alpha), favouring speed over size."""
+    out = io.BytesIO()
+    fmt = fmt.upper()
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    options: dict[str, Any] = {"WEBP": {"method": 0}, "PNG": {"compress_level": 1}}.get(fmt, {})
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _to_bytes(data: bytes | Image.Image, fmt: str) -> bytes:
+    return data if isinstance(data, bytes) else encode(data, fmt)
+
+
+def _format_of(data: bytes) -> str:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format or "BIN"
+    except Exception:
+        return "BIN"
