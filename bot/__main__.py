@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|sync|imagine|backup]``."""
+"""Command line: ``python -m bot [run|sync|check|imagine|backup]``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
+from http import HTTPStatus
 from pathlib import Path
 
 import discord
@@ -23,6 +25,11 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
 
+# View Channel, Send Messages, Embed Links, Attach Files: 52224.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True, attach_files=True
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments."""
@@ -34,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="run the bot (the default)")
     commands.add_parser("sync", help="register the slash commands with Discord now, then exit")
+    commands.add_parser(
+        "check", help="check the configuration, the token and the database; print the invite URL"
+    )
     imagine = commands.add_parser(
         "imagine", help="generate one image straight from the API (tests the key)"
     )
@@ -102,6 +112,51 @@ async def imagine_once(settings: Settings, prompt: str, output: Path, ratio: str
     return 0
 
 
+async def check(settings: Settings) -> int:
+    """Validate what can be validated without generating an image; one line per problem."""
+    import aiohttp
+
+    from bot.storage.database import Database
+
+    try:
+        db = await Database.open(settings.database_path)
+        await db.close()
+    except (OSError, sqlite3.Error) as exc:
+        print(f"DATABASE_PATH: cannot open {settings.database_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"ok: database {settings.database_path} is writable")
+    headers = {"Authorization": f"Bot {settings.discord_token.get()}"}
+    base = settings.discord_api_url
+    try:
+        async with aiohttp.ClientSession(
+            headers=headers, timeout=aiohttp.ClientTimeout(total=20)
+        ) as session:
+            async with session.get(f"{base}/users/@me") as resp:
+                if resp.status == HTTPStatus.UNAUTHORIZED:
+                    print("DISCORD_TOKEN: Discord rejected the token", file=sys.stderr)
+                    return EXIT_FAILURE
+                resp.raise_for_status()
+                user = await resp.json()
+            async with session.get(f"{base}/oauth2/applications/@me") as resp:
+                resp.raise_for_status()
+                application = await resp.json()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        print(f"DISCORD_API_URL: cannot reach Discord at {base}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"ok: logged in as {user.get('username')} (id {user.get('id')})")
+    print(f"invite: {invite_url(int(application['id']))}")
+    return 0
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 URL that adds the bot with the scopes and permissions it needs."""
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={application_id}&scope=bot+applications.commands"
+        f"&permissions={INVITE_PERMISSIONS.value}"
+    )
+
+
 async def backup(settings: Settings, target: Path) -> int:
     """Copy the live database through SQLite's online backup."""
     from bot.storage.database import Database
@@ -130,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "imagine":
             return asyncio.run(imagine_once(settings, args.prompt, args.output, args.aspect_ratio))
+        if command == "check":
+            return asyncio.run(check(settings))
         if command == "backup":
             return asyncio.run(backup(settings, args.file))
         return asyncio.run(run_bot(settings, sync_only=command == "sync"))

@@ -22,6 +22,7 @@ from bot.jobs import JobQueue
 from bot.limits import Limits
 from bot.onemin import OneMinClient
 from bot.progress import ProgressUpdater
+from bot.retention import RetentionTask
 from bot.storage.database import Database
 from bot.storage.requests import Job
 
@@ -51,6 +52,7 @@ class ImagineBot(commands.AutoShardedBot):
     jobs: JobQueue
     runner: JobRunner
     progress: ProgressUpdater
+    retention: RetentionTask
 
     def __init__(
         self,
@@ -106,9 +108,11 @@ class ImagineBot(commands.AutoShardedBot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands(force=self._force_sync)
+        self.retention = RetentionTask(self.db, retention_days=s.retention_days)
         if self._start_jobs:
             await self.jobs.restore()
             self.jobs.start()
+            self.retention.start()
 
     async def _run_job(self, job: Job) -> None:
         # The runner owns the member's message from here on.
@@ -169,6 +173,7 @@ class ImagineBot(commands.AutoShardedBot):
         if hasattr(self, "jobs"):
             await self.jobs.stop(self.settings.shutdown_grace_seconds)
             await self.progress.close()
+            await self.retention.stop()
         for extension in tuple(self.extensions):
             try:
                 await self.unload_extension(extension)
