@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any, cast
 
 import aiohttp
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bot.audit import Auditor
 from bot.config import Settings
 from bot.errors import ImagineTree
 from bot.generation import JobRunner
 from bot.jobs import JobQueue
 from bot.limits import Limits
+from bot.moderation import WordFilters
 from bot.onemin import OneMinClient
 from bot.progress import ProgressUpdater
 from bot.retention import RetentionTask
@@ -29,7 +35,7 @@ from bot.storage.requests import Job
 log = logging.getLogger(__name__)
 
 # Loaded in this order at start; a broken extension stops the bot.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.limits")
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.limits", "cogs.moderation", "cogs.stats")
 
 COMMAND_HASH_KEY = "command_tree_hash"
 
@@ -43,6 +49,32 @@ def point_rest_at(api_url: str) -> None:
     Route.BASE = api_url.rstrip("/")
 
 
+class InFlight:
+    """Counts requests being admitted, so shutdown can let them finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        """Mark one request as in flight for the duration of the block."""
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, *, within: float) -> None:
+        """Wait (at most ``within`` seconds) until nothing is in flight."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), within)
+
+
 class ImagineBot(commands.AutoShardedBot):
     """The imagine bot. Shared services are created in :meth:`setup_hook`."""
 
@@ -51,6 +83,8 @@ class ImagineBot(commands.AutoShardedBot):
     api: OneMinClient
     jobs: JobQueue
     runner: JobRunner
+    audit: Auditor
+    word_filters: WordFilters
     progress: ProgressUpdater
     retention: RetentionTask
 
@@ -60,6 +94,7 @@ class ImagineBot(commands.AutoShardedBot):
         *,
         force_sync: bool = False,
         start_jobs: bool = True,
+        progress_interval: float = 2.0,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -70,6 +105,9 @@ class ImagineBot(commands.AutoShardedBot):
             help_command=None,
             tree_cls=ImagineTree,
             allowed_mentions=discord.AllowedMentions.none(),
+            # Every command is for servers only, installed to servers only.
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True),
             **options,
         )
         self.settings = settings
@@ -77,7 +115,9 @@ class ImagineBot(commands.AutoShardedBot):
         self.synced_commands = False
         self._force_sync = force_sync
         self._start_jobs = start_jobs
+        self._progress_interval = progress_interval
         self._services_closed = False
+        self.in_flight = InFlight()
         point_rest_at(settings.discord_api_url)
 
     async def setup_hook(self) -> None:
@@ -94,6 +134,8 @@ class ImagineBot(commands.AutoShardedBot):
             model=s.onemin_model,
             timeout=s.onemin_timeout_seconds,
         )
+        self.audit = Auditor(self, self.db)
+        self.word_filters = WordFilters(self.db)
         self.runner = JobRunner(
             client=self,
             db=self.db,
@@ -102,9 +144,12 @@ class ImagineBot(commands.AutoShardedBot):
             model=s.onemin_model,
             max_image_bytes=s.max_image_bytes,
             download_timeout=s.onemin_timeout_seconds,
+            audit=self.audit,
         )
         self.jobs = JobQueue(self.db, self._run_job, workers=s.max_concurrent_jobs)
-        self.progress = ProgressUpdater(self.jobs, self.runner.show_progress)
+        self.progress = ProgressUpdater(
+            self.jobs, self.runner.show_progress, min_interval=self._progress_interval
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands(force=self._force_sync)
@@ -169,10 +214,17 @@ class ImagineBot(commands.AutoShardedBot):
         return True
 
     async def close(self) -> None:
-        """Shut down in order: stop jobs, unload cogs, disconnect, close services."""
+        """Shut down in order: stop jobs, unload cogs, disconnect, close services.
+
+        Safe after a start that failed half way: only what was created is closed.
+        """
         if hasattr(self, "jobs"):
             await self.jobs.stop(self.settings.shutdown_grace_seconds)
+        # Commands already being answered finish their database work first.
+        await self.in_flight.wait_idle(within=5.0)
+        if hasattr(self, "progress"):
             await self.progress.close()
+        if hasattr(self, "retention"):
             await self.retention.stop()
         for extension in tuple(self.extensions):
             try:

@@ -13,6 +13,7 @@ import aiohttp
 import discord
 
 from bot import messages
+from bot.audit import Auditor
 from bot.images import FetchedImage, ImageError, download_image, fit_to_limit, ratio_mismatch
 from bot.onemin import ASPECT_RATIO_FIELD, OneMinClient, OneMinError
 from bot.storage import requests
@@ -52,6 +53,7 @@ class JobRunner:
         max_image_bytes: int,
         download_timeout: float,
         result_view: ViewFactory | None = None,
+        audit: Auditor | None = None,
     ) -> None:
         self._client = client
         self._db = db
@@ -61,6 +63,7 @@ class JobRunner:
         self._max_image_bytes = max_image_bytes
         self._download_timeout = download_timeout
         self.result_view = result_view
+        self._audit = audit
         self._warned_ratio = False
 
     async def __call__(self, job: Job) -> None:
@@ -108,6 +111,10 @@ class JobRunner:
             image_format=image.format,
             image_bytes=len(image.data),
         )
+        if self._audit is not None:
+            await self._audit.generated(
+                job, channel_id=delivered.channel_id, message_id=delivered.message_id
+            )
         log.info(
             "Job %d done: guild=%d %.1fs %s %d bytes",
             job.id,
@@ -118,7 +125,11 @@ class JobRunner:
         )
 
     async def _generate(self, job: Job) -> FetchedImage:
-        generation = await self._api.generate(job.prompt, job.aspect_ratio)
+        began = time.monotonic()
+        try:
+            generation = await self._api.generate(job.prompt, job.aspect_ratio)
+        finally:
+            await requests.update(self._db, job.id, api_seconds=time.monotonic() - began)
         image = await download_image(
             self._session,
             generation.image_url,
@@ -149,7 +160,13 @@ class JobRunner:
     async def _fail(
         self, job: Job, kind: str, user_message: str, detail: str, started: float
     ) -> None:
-        log.warning("Job %d failed (%s): %s", job.id, kind, detail)
+        log.info(
+            "Job %d failed: guild=%d %.1fs %s",
+            job.id,
+            job.guild_id,
+            time.time() - started,
+            kind,
+        )
         await requests.mark_failed(self._db, job.id, now=time.time(), kind=kind, detail=detail)
         await self._post(
             job,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from bot.storage import requests
@@ -44,8 +44,11 @@ class JobQueue:
         self._db = db
         self._runner = runner
         self._worker_count = workers
-        # Insertion order of this mapping is the round-robin order.
-        self._queues: OrderedDict[int, deque[Job]] = OrderedDict()
+        # Waiting jobs per server; servers never served come first, in the
+        # order they arrived (min() keeps the first of equal keys).
+        self._queues: dict[int, deque[Job]] = {}
+        self._last_served: dict[int, int] = {}
+        self._serial = 0
         self._running: dict[int, Job] = {}
         self._wakeup = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -176,17 +179,23 @@ class JobQueue:
     # -- internals -------------------------------------------------------------
 
     def _take(self) -> Job | None:
-        """The next job in round-robin order, or None when nothing waits."""
-        while self._queues:
-            guild_id, queue = next(iter(self._queues.items()))
-            job = queue.popleft()
-            # Whether or not it has more, this server goes to the back of the ring.
+        """The next job: the head of the waiting server served least recently.
+
+        Ordering by when a server was last served (not by when it joined the
+        queue) means a server whose queue ran dry and refilled does not jump
+        ahead of one that has been waiting all along.
+        """
+        if not self._queues:
+            return None
+        guild_id = min(self._queues, key=lambda g: self._last_served.get(g, -1))
+        queue = self._queues[guild_id]
+        job = queue.popleft()
+        if not queue:
             del self._queues[guild_id]
-            if queue:
-                self._queues[guild_id] = queue
-            self._notify(guild_id)
-            return job
-        return None
+        self._serial += 1
+        self._last_served[guild_id] = self._serial
+        self._notify(guild_id)
+        return job
 
     def _notify(self, guild_id: int) -> None:
         for listener in self._listeners:

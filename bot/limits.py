@@ -230,9 +230,7 @@ async def admit(
         return await requests.insert(db, request, status=Status.QUEUED, now=now)
 
 
-async def record_refusal(db: Database, request: NewRequest, refusal: Refusal, now: float) -> None:
-    """Keep a refused attempt in the usage log (it is never charged)."""
+async def record_refusal(db: Database, request: NewRequest, reason: str, now: float) -> None:
+    """Keep a refused attempt in the usage log with why (it is never charged)."""
     job_id = await requests.insert(db, request, status=Status.REFUSED, now=now)
-    await requests.update(
-        db, job_id, error_kind=refusal.limit.value, interaction_token=None, finished_at=now
-    )
+    await requests.update(db, job_id, error_kind=reason, interaction_token=None, finished_at=now)

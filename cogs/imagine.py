@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
+from bot import messages, moderation
 from bot.app import ImagineBot
 from bot.errors import UserFacingError
 from bot.jobs import QueueClosedError
-from bot.limits import RefusedError, admit, get_limits, record_refusal
+from bot.limits import Limits, RefusedError, admit, get_limits, record_refusal
 from bot.storage import requests
 from bot.storage.requests import NewRequest, Status
 from cogs.imagine_views import ASPECT_RATIOS, DYNAMIC_ITEMS, queued_view, result_view
@@ -47,10 +48,27 @@ class ImagineCog(commands.Cog):
         """Create an image from a text prompt."""
         await self.submit(interaction, prompt, aspect_ratio.value if aspect_ratio else None)
 
+    async def member_limits(
+        self, interaction: discord.Interaction[ImagineBot], guild_id: int
+    ) -> Limits:
+        """The server's limits, with the member's daily limit raised by their roles."""
+        limits = await get_limits(self.bot.db, guild_id, self.bot.default_limits)
+        roles = [r.id for r in getattr(interaction.user, "roles", ())]
+        best = await moderation.best_role_limit(self.bot.db, guild_id, roles)
+        if best is not None and best > limits.user_daily:
+            limits = replace(limits, user_daily=best)
+        return limits
+
     async def submit(
         self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
     ) -> None:
         """Store a request, answer the member with its place in the queue, and queue it."""
+        with self.bot.in_flight.track():
+            await self._submit(interaction, prompt, aspect_ratio)
+
+    async def _submit(
+        self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
+    ) -> None:
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserFacingError("Images can only be made in a server.")
         prompt = prompt.strip()
@@ -70,15 +88,24 @@ class ImagineCog(commands.Cog):
             attachment_limit=interaction.filesize_limit,
         )
         bot = self.bot
-        limits = await get_limits(bot.db, interaction.guild_id, bot.default_limits)
-        queued = bot.jobs.queued_count(interaction.guild_id)
         now = time.time()
+        words = await bot.word_filters.get(interaction.guild_id)
+        if words.find(prompt) is not None:
+            await record_refusal(bot.db, request, "blocked", now)
+            await bot.audit.blocked(
+                interaction.guild_id, interaction.channel_id, interaction.user.id, prompt
+            )
+            raise UserFacingError(
+                "This prompt uses a word this server's moderators have blocked. Try rewording it."
+            )
+        limits = await self.member_limits(interaction, interaction.guild_id)
+        queued = bot.jobs.queued_count(interaction.guild_id)
         try:
             job_id = await admit(
                 bot.db, request, limits, now=now, queue_wait=bot.jobs.estimated_wait(1)
             )
         except RefusedError as refused:
-            await record_refusal(bot.db, request, refused.refusal, now)
+            await record_refusal(bot.db, request, refused.refusal.limit.value, now)
             raise UserFacingError(refused.refusal.message) from None
         position = queued + 1
         text = bot.progress.text_for(position)

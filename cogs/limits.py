@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages
+from bot import messages, moderation
 from bot.app import ImagineBot
 from bot.errors import UserFacingError
 from bot.limits import Limits, get_limits, relative, reset_member, set_limits, usage
@@ -63,9 +63,25 @@ class LimitsCog(commands.Cog):
     async def show(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """Show this server's image limits."""
         guild_id = self._guild_id(interaction)
-        current = await get_limits(self.bot.db, guild_id, self.bot.default_limits)
+        db = self.bot.db
+        current = await get_limits(db, guild_id, self.bot.default_limits)
+        embed = limits_embed(current, "Image limits for this server")
+        roles = await moderation.role_limits(db, guild_id)
+        if roles:
+            embed.add_field(
+                name="Role limits (per member / 24 h)",
+                value="\n".join(f"<@&{role}>: {n}" for role, n in sorted(roles.items())),
+                inline=False,
+            )
+        channel_id, failure = await moderation.audit_channel(db, guild_id)
+        embed.add_field(
+            name="Audit channel", value=f"<#{channel_id}>" if channel_id else "off", inline=False
+        )
+        if failure:
+            embed.add_field(name="⚠️ Auditing turned itself off", value=failure[:1024], inline=False)
+            await moderation.acknowledge_audit_failure(db, guild_id)
         await interaction.response.send_message(
-            embed=limits_embed(current, "Image limits for this server"), ephemeral=True
+            embed=embed, ephemeral=True, allowed_mentions=messages.NO_PINGS
         )
 
     @limits.command(name="set")
@@ -112,6 +128,52 @@ class LimitsCog(commands.Cog):
         current = await get_limits(self.bot.db, guild_id, self.bot.default_limits)
         await interaction.response.send_message(
             embed=limits_embed(current, "Limits updated"), ephemeral=True
+        )
+
+    @limits.command(name="role")
+    @app_commands.describe(
+        role="Members with this role get its daily limit if it is higher",
+        user_daily="Images per member per 24 hours for this role",
+    )
+    async def role(
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        role: discord.Role,
+        user_daily: NonNegative,
+    ) -> None:
+        """Give members with a role their own daily limit (e.g. more for boosters)."""
+        guild_id = self._guild_id(interaction)
+        await moderation.set_role_limit(self.bot.db, guild_id, role.id, user_daily)
+        log.info(
+            "Guild %d: role %d daily limit set to %d by user %d",
+            guild_id,
+            role.id,
+            user_daily,
+            interaction.user.id,
+        )
+        await interaction.response.send_message(
+            f"Members with {role.mention} may make {user_daily} images per 24 hours"
+            " (or the server's limit, if that is higher).",
+            ephemeral=True,
+            allowed_mentions=messages.NO_PINGS,
+        )
+
+    @limits.command(name="role-clear")
+    @app_commands.describe(role="The role whose own limit is removed")
+    async def role_clear(
+        self, interaction: discord.Interaction[ImagineBot], role: discord.Role
+    ) -> None:
+        """Remove a role's own daily limit."""
+        guild_id = self._guild_id(interaction)
+        if not await moderation.clear_role_limit(self.bot.db, guild_id, role.id):
+            raise UserFacingError(f"{role.mention} has no limit of its own.")
+        log.info(
+            "Guild %d: role %d limit cleared by user %d", guild_id, role.id, interaction.user.id
+        )
+        await interaction.response.send_message(
+            f"{role.mention} no longer has a limit of its own.",
+            ephemeral=True,
+            allowed_mentions=messages.NO_PINGS,
         )
 
     @limits.command(name="reset")

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
@@ -164,6 +164,14 @@ class Database:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def size_bytes(self) -> int:
+        """The database's size on disk, write-ahead log included."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(OSError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the live database through SQLite's online backup."""

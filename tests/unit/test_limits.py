@@ -119,7 +119,7 @@ async def test_admit_stores_or_refuses_and_reset_forgets(db):
     with pytest.raises(RefusedError) as info:
         await admit(db, req(), limits, now=NOW + 2)
     assert info.value.refusal.limit is Limit.USER_DAILY
-    await record_refusal(db, req(), info.value.refusal, NOW + 2)
+    await record_refusal(db, req(), info.value.refusal.limit.value, NOW + 2)
     rows = await db.fetchall("SELECT status, error_kind FROM requests ORDER BY id")
     assert [tuple(r) for r in rows] == [
         ("queued", None),

@@ -1,0 +1,1040 @@
+"""A local Discord-compatible server for driving the real discord.py client in tests.
+
+Usage::
+
+    fake = FakeDiscord(token="t0ken", shard_count=1)
+    await fake.start()
+    guild = fake.add_guild(name="Test Guild")
+    user = fake.add_member(guild, username="alice")
+    with fake.patch_discord_py():          # Route.BASE + DiscordWebSocket.DEFAULT_GATEWAY
+        ...start the bot with token "t0ken", await fake.wait_for_ready()...
+        it = await fake.invoke_command(guild, guild.text_channel, user, "imagine",
+                                       options={"prompt": "a cat"})
+        msg = await it.wait_for_original(lambda m: bool(m.attachments))
+    await fake.close()
+
+REST lives under ``fake.api_url`` (``http://127.0.0.1:PORT/api/v10``), the gateway at
+``fake.gateway_url`` (``ws://127.0.0.1:PORT/gateway``). Every HTTP request is recorded in
+``fake.requests``; gateway/HTTP protocol misuse that the fake cannot serve is recorded in
+``fake.protocol_errors`` (check it with :meth:`FakeDiscord.assert_no_protocol_errors`).
+
+The server is split over sibling modules: ``discord_models`` (data classes),
+``discord_validate`` (Discord's limits and error bodies), ``discord_rest`` (HTTP routes),
+``discord_gateway`` (websocket protocol) and ``discord_interactions`` (payload builders).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .discord_gateway import GatewayServer, GatewaySession
+from .discord_interactions import (
+    OptionValue,
+    Resolved,
+    build_command_data,
+    check_command_usable,
+    find_button,
+    modal_submit_components,
+    new_token,
+    select_values,
+)
+from .discord_models import (
+    DEFAULT_UPLOAD_LIMIT,
+    CallbackType,
+    FakeAttachment,
+    FakeChannel,
+    FakeGuild,
+    FakeInteraction,
+    FakeMember,
+    FakeMessage,
+    FakeRole,
+    FakeUser,
+    Intents,
+    InteractionCallback,
+    InteractionType,
+    MessageFlags,
+    PermissionOverwrite,
+    Permissions,
+    RecordedRequest,
+    SnowflakeGenerator,
+    image_size,
+    utcnow,
+)
+from .discord_rest import RestApi
+
+__all__ = [
+    "CallbackType",
+    "FakeAttachment",
+    "FakeChannel",
+    "FakeDiscord",
+    "FakeDiscordTimeout",
+    "FakeGuild",
+    "FakeInteraction",
+    "FakeMember",
+    "FakeMessage",
+    "FakeRole",
+    "FakeUser",
+    "Intents",
+    "InteractionCallback",
+    "InteractionType",
+    "MessageFlags",
+    "Permissions",
+    "RecordedRequest",
+]
+
+_T = TypeVar("_T")
+
+APPLICATION_FLAG_FOR_INTENT = {
+    Intents.GUILD_PRESENCES: 1 << 13,  # GATEWAY_PRESENCE_LIMITED
+    Intents.GUILD_MEMBERS: 1 << 15,  # GATEWAY_GUILD_MEMBERS_LIMITED
+    Intents.MESSAGE_CONTENT: 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED
+}
+
+
+class FakeDiscordTimeout(AssertionError):
+    """A ``wait_*`` helper timed out; the message says what was awaited and what happened."""
+
+
+class FakeDiscord:
+    """A fake Discord API + gateway on 127.0.0.1 with a test-facing control API.
+
+    Args:
+        token: the bot token the fake accepts (``Authorization: Bot <token>``, IDENTIFY).
+        application_id: application (and bot user) ID; a fresh snowflake by default.
+        shard_count: shard count recommended by ``GET /gateway/bot``.
+        bot_name: username of the bot user.
+        heartbeat_interval: HELLO ``heartbeat_interval`` in ms.
+        allowed_privileged_intents: privileged intent bits the app may request; IDENTIFY
+            with any other privileged intent is closed with 4014.
+        upload_limit: per-file upload limit for channel messages (bytes).
+        attachment_size_limit: default ``attachment_size_limit`` of interactions (bytes).
+    """
+
+    def __init__(
+        self,
+        token: str = "fake-bot-token",  # noqa: S107
+        application_id: int | None = None,
+        shard_count: int = 1,
+        *,
+        bot_name: str = "FakeBot",
+        heartbeat_interval: int = 41250,
+        allowed_privileged_intents: int = 0,
+        upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+        attachment_size_limit: int = DEFAULT_UPLOAD_LIMIT,
+    ) -> None:
+        if shard_count < 1:
+            raise ValueError("shard_count must be >= 1")
+        self.token = token
+        self.snowflakes = SnowflakeGenerator()
+        self.application_id = application_id or self.snowflakes.next()
+        self.shard_count = shard_count
+        self.heartbeat_interval = heartbeat_interval
+        self.allowed_privileged_intents = allowed_privileged_intents
+        self.upload_limit = upload_limit
+        self.attachment_size_limit = attachment_size_limit
+        self.initial_response_timeout = 3.0
+        """Seconds the bot has for the initial interaction response (Discord: 3)."""
+        self.interaction_token_lifetime = 15 * 60.0
+        """Seconds an interaction token stays valid (Discord: 15 minutes)."""
+
+        self.bot_user = FakeUser(
+            id=self.application_id, username=bot_name, discriminator="0001", bot=True
+        )
+        self.owner_user = FakeUser(id=self.snowflakes.next(), username="app-owner")
+        self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
+        self.guilds: dict[int, FakeGuild] = {}
+        self.channels: dict[int, FakeChannel] = {}
+        self.messages: dict[int, FakeMessage] = {}
+        """Every message ever stored (including deleted ones), by ID."""
+        self.attachments: dict[int, FakeAttachment] = {}
+        self.interactions: dict[int, FakeInteraction] = {}
+        self._interactions_by_token: dict[str, FakeInteraction] = {}
+        self.commands: list[dict[str, Any]] = []
+        """Global application commands, as returned by the API."""
+        self.guild_commands: dict[int, list[dict[str, Any]]] = {}
+        self.command_syncs: list[RecordedRequest] = []
+        """Successful bulk-overwrite PUTs (global or guild)."""
+        self.requests: list[RecordedRequest] = []
+        self.protocol_errors: list[str] = []
+        self.gateway_closes: list[tuple[int, str]] = []
+        """(close code, reason) of every connection the fake closed on purpose."""
+        self.identifies: list[dict[str, Any]] = []
+        self.gateway_received: list[dict[str, Any]] = []
+        self.verify_key = secrets.token_hex(32)
+
+        self._rest = RestApi(self)
+        self._gateway = GatewayServer(self)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start listening on 127.0.0.1 (random port)."""
+        if self._runner is not None:
+            raise RuntimeError("FakeDiscord already started")
+        app = web.Application(middlewares=[self._rest.middleware], client_max_size=1 << 30)
+        app.router.add_get("/gateway", self._gateway.handle)
+        self._rest.add_routes(app)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+
+    async def close(self) -> None:
+        """Close gateway connections and stop the server."""
+        if self._runner is None:
+            return
+        await self._gateway.close_all()
+        await self._runner.cleanup()
+        self._runner = None
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """TCP port of the server."""
+        if self._port is None:
+            raise RuntimeError("FakeDiscord not started; call `await fake.start()`")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """Value for ``discord.http.Route.BASE``."""
+        return f"{self.base_url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        """Gateway URL (also returned by ``GET /gateway/bot`` and as ``resume_gateway_url``)."""
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    @contextlib.contextmanager
+    def patch_discord_py(self) -> Iterator[None]:
+        """Point ``Route.BASE`` and ``DEFAULT_GATEWAY`` of discord.py at the fake, then restore."""
+        import discord.gateway  # lazy: the fake itself does not need discord.py
+        import discord.http
+        import yarl
+
+        old_base = discord.http.Route.BASE
+        old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = self.api_url
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        try:
+            yield
+        finally:
+            discord.http.Route.BASE = old_base
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+    # -- waiting ---------------------------------------------------------------------
+    def _notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_until(
+        self,
+        predicate: Callable[[], _T | None],
+        timeout: float = 5.0,
+        description: str = "condition",
+    ) -> _T:
+        """Wait until ``predicate()`` returns something truthy (re-checked on every change)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise FakeDiscordTimeout(self._timeout_message(timeout, description))
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            await asyncio.wait([waiter], timeout=remaining)
+
+    def _timeout_message(self, timeout: float, description: str) -> str:
+        recent = "\n".join(
+            f"  {r.method} {r.path} -> {r.status} {r.response if not r.ok else ''}"
+            for r in self.requests[-8:]
+        )
+        errors = "\n".join(f"  {e}" for e in self.protocol_errors) or "  (none)"
+        closes = ", ".join(f"{c} {m!r}" for c, m in self.gateway_closes) or "(none)"
+        return (
+            f"timed out after {timeout}s waiting for {description}\n"
+            f"recent requests:\n{recent or '  (none)'}\n"
+            f"protocol errors:\n{errors}\ngateway closes: {closes}"
+        )
+
+    async def wait_for_request(
+        self,
+        predicate: Callable[[RecordedRequest], bool],
+        timeout: float = 5.0,
+        *,
+        since: int = 0,
+    ) -> RecordedRequest:
+        """First completed request (from index ``since`` of ``requests``) matching ``predicate``."""
+
+        def check() -> RecordedRequest | None:
+            for rec in self.requests[since:]:
+                if rec.done and predicate(rec):
+                    return rec
+            return None
+
+        return await self.wait_until(check, timeout, "a matching HTTP request")
+
+    def mark(self) -> int:
+        """Current length of ``requests`` (pass as ``since=`` to wait only for newer ones)."""
+        return len(self.requests)
+
+    async def wait_for_message(
+        self,
+        predicate: Callable[[FakeMessage], bool],
+        timeout: float = 5.0,
+    ) -> FakeMessage:
+        """First stored, non-deleted message matching ``predicate``."""
+
+        def check() -> FakeMessage | None:
+            for message in self.messages.values():
+                if not message.deleted and predicate(message):
+                    return message
+            return None
+
+        return await self.wait_until(check, timeout, "a matching message")
+
+    async def wait_for_ready(
+        self,
+        timeout: float = 5.0,
+        *,
+        shard_count: int | None = None,
+    ) -> None:
+        """Wait until every shard got READY and its GUILD_CREATEs on a live connection."""
+        expected = shard_count or self.shard_count
+
+        def check() -> bool:
+            live = [s for s in self._gateway.sessions if s.ready and s.connected]
+            if expected == 1 and any(not s.sharded for s in live):
+                return True
+            shards = {s.shard_id for s in live if s.sharded and s.shard_count == expected}
+            return shards == set(range(expected))
+
+        await self.wait_until(check, timeout, f"READY on all {expected} shard(s)")
+
+    @property
+    def sessions(self) -> list[GatewaySession]:
+        """All gateway sessions (live or not)."""
+        return list(self._gateway.sessions)
+
+    def session_for_shard(self, shard_id: int) -> GatewaySession:
+        """The most recent live session for ``shard_id``."""
+        for session in reversed(self._gateway.sessions):
+            if session.connected and session.shard_id == shard_id:
+                return session
+        raise LookupError(f"no live gateway session for shard {shard_id}")
+
+    async def flush(self) -> None:
+        """Wait until every queued gateway event was written to its socket."""
+        for session in self._gateway.sessions:
+            await session.flush()
+
+    async def drop_connection(self, shard_id: int = 0, code: int = 4000) -> None:
+        """Close a shard's websocket with ``code`` (discord.py then RESUMEs)."""
+        session = self.session_for_shard(shard_id)
+        assert session.connection is not None
+        await session.connection.close(code, "dropped by test")
+
+    def assert_no_protocol_errors(self) -> None:
+        """Fail if the client used something the fake does not support."""
+        if self.protocol_errors:
+            raise AssertionError(
+                "fake discord protocol errors:\n" + "\n".join(self.protocol_errors)
+            )
+
+    # -- payload helpers -------------------------------------------------------------
+    @property
+    def application_flags(self) -> int:
+        """Application flags (``*_LIMITED`` flags for the allowed privileged intents)."""
+        flags = 0
+        for intent, flag in APPLICATION_FLAG_FOR_INTENT.items():
+            if self.allowed_privileged_intents & intent:
+                flags |= flag
+        return flags
+
+    def _bot_user_payload(self) -> dict[str, Any]:
+        data = self.bot_user.to_dict()
+        data.update(
+            bot=True,
+            verified=True,
+            mfa_enabled=False,
+            email=None,
+            locale="en-US",
+            premium_type=0,
+            flags=0,
+        )
+        return data
+
+    def _application_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.application_id),
+            "name": self.bot_user.username,
+            "icon": None,
+            "description": "",
+            "summary": "",
+            "type": None,
+            "hook": True,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": self.verify_key,
+            "flags": self.application_flags,
+            "owner": self.owner_user.to_dict(),
+            "team": None,
+            "bot": self._bot_user_payload(),
+            "rpc_origins": [],
+            "redirect_uris": [],
+            "tags": [],
+            "interactions_endpoint_url": None,
+            "role_connections_verification_url": None,
+            "integration_types_config": {"0": {}},
+            "approximate_guild_count": len(self.guilds),
+            "approximate_user_install_count": 0,
+            "is_monetized": False,
+            "storefront_available": False,
+            "explicit_content_filter": 0,
+        }
+
+    # -- setup API -------------------------------------------------------------------
+    def add_user(
+        self, username: str, *, global_name: str | None = None, bot: bool = False
+    ) -> FakeUser:
+        """Create a user that is not (yet) in any guild."""
+        user = FakeUser(
+            id=self.snowflakes.next(), username=username, global_name=global_name, bot=bot
+        )
+        self.users[user.id] = user
+        return user
+
+    def get_user(self, user_id: int) -> FakeUser:
+        """User by ID."""
+        try:
+            return self.users[user_id]
+        except KeyError:
+            raise LookupError(f"no user {user_id}") from None
+
+    def add_guild(
+        self,
+        name: str = "Test Guild",
+        *,
+        owner: FakeUser | None = None,
+        owner_id: int | None = None,
+        channel_name: str = "general",
+        bot_permissions: int = Permissions.DEFAULT_BOT,
+        everyone_permissions: int = Permissions.DEFAULT_EVERYONE,
+        shard_id: int | None = None,
+        locale: str = "en-US",
+    ) -> FakeGuild:
+        """Create a guild (bot included, with a managed role) and a default text channel.
+
+        ``shard_id`` picks a guild ID that lands on that shard of ``shard_count``. When the
+        bot is already connected, GUILD_CREATE is sent on the owning shard.
+        """
+        if shard_id is not None and not 0 <= shard_id < self.shard_count:
+            raise ValueError(f"shard_id must be in range({self.shard_count})")
+        guild_id = self.snowflakes.next(
+            shard=(shard_id, self.shard_count) if shard_id is not None else None
+        )
+        if owner is None:
+            if owner_id is not None and owner_id in self.users:
+                owner = self.users[owner_id]
+            elif owner_id is not None:
+                owner = FakeUser(id=owner_id, username=f"owner-{owner_id}")
+                self.users[owner.id] = owner
+            else:
+                owner = self.add_user(f"{name.lower().replace(' ', '-')}-owner")
+        guild = FakeGuild(id=guild_id, name=name, owner_id=owner.id, preferred_locale=locale)
+        guild.roles[guild.id] = FakeRole(
+            id=guild.id, guild_id=guild.id, name="@everyone", permissions=everyone_permissions
+        )
+        bot_role = FakeRole(
+            id=self.snowflakes.next(),
+            guild_id=guild.id,
+            name=self.bot_user.username,
+            permissions=bot_permissions,
+            position=1,
+            managed=True,
+            tags={"bot_id": str(self.bot_user.id)},
+        )
+        guild.roles[bot_role.id] = bot_role
+        guild.members[owner.id] = FakeMember(user=owner, guild_id=guild.id)
+        guild.members[self.bot_user.id] = FakeMember(
+            user=self.bot_user, guild_id=guild.id, roles=[bot_role.id]
+        )
+        self.guilds[guild.id] = guild
+        self._add_channel(guild, channel_name, type=0)
+        for session in self._gateway.sessions:
+            if session.connected and session.ready and session.owns(guild):
+                session.dispatch(
+                    "GUILD_CREATE", self._gateway.guild_create_payload(guild, session, joined=True)
+                )
+                session.guild_ids.add(guild.id)
+        return guild
+
+    def _add_channel(self, guild: FakeGuild, name: str, *, type: int) -> FakeChannel:
+        channel = FakeChannel(
+            id=self.snowflakes.next(),
+            guild_id=guild.id,
+            name=name,
+            type=type,
+            position=len(guild.channels),
+        )
+        guild.channels[channel.id] = channel
+        self.channels[channel.id] = channel
+        return channel
+
+    def _dispatch_guild_event(
+        self, guild: FakeGuild, event: str, data: dict[str, Any], intent: int = Intents.GUILDS
+    ) -> None:
+        for session in self._gateway.sessions_for(guild):
+            if session.has_intent(intent):
+                session.dispatch(event, data)
+
+    def add_channel(
+        self,
+        guild: FakeGuild,
+        name: str,
+        *,
+        type: int = 0,
+        topic: str | None = None,
+        nsfw: bool = False,
+        parent: FakeChannel | None = None,
+        forbidden: bool = False,
+    ) -> FakeChannel:
+        """Add a channel. ``forbidden=True`` makes bot sends to it fail with 403/50013."""
+        channel = self._add_channel(guild, name, type=type)
+        channel.topic = topic
+        channel.nsfw = nsfw
+        channel.forbidden = forbidden
+        channel.parent_id = parent.id if parent else None
+        self._dispatch_guild_event(guild, "CHANNEL_CREATE", channel.to_dict())
+        return channel
+
+    def set_overwrite(
+        self,
+        channel: FakeChannel,
+        target: FakeRole | FakeUser,
+        *,
+        allow: int = 0,
+        deny: int = 0,
+    ) -> None:
+        """Set a channel permission overwrite for a role or member."""
+        kind = 0 if isinstance(target, FakeRole) else 1
+        channel.overwrites = [o for o in channel.overwrites if o.id != target.id]
+        channel.overwrites.append(
+            PermissionOverwrite(id=target.id, type=kind, allow=allow, deny=deny)
+        )
+        guild = self.guilds[channel.guild_id]
+        self._dispatch_guild_event(guild, "CHANNEL_UPDATE", channel.to_dict())
+
+    def add_role(
+        self,
+        guild: FakeGuild,
+        name: str,
+        permissions: int = 0,
+        *,
+        mentionable: bool = False,
+        color: int = 0,
+        hoist: bool = False,
+    ) -> FakeRole:
+        """Add a role to a guild."""
+        role = FakeRole(
+            id=self.snowflakes.next(),
+            guild_id=guild.id,
+            name=name,
+            permissions=permissions,
+            position=len(guild.roles),
+            mentionable=mentionable,
+            color=color,
+            hoist=hoist,
+        )
+        guild.roles[role.id] = role
+        self._dispatch_guild_event(
+            guild, "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_dict()}
+        )
+        return role
+
+    def add_member(
+        self,
+        guild: FakeGuild,
+        username: str | None = None,
+        *,
+        user: FakeUser | None = None,
+        permissions: int = 0,
+        roles: Sequence[FakeRole] = (),
+        nick: str | None = None,
+        global_name: str | None = None,
+    ) -> FakeUser:
+        """Add a member (a new user, or ``user``). ``permissions`` adds a personal role."""
+        if user is None:
+            if username is None:
+                raise TypeError("add_member needs username= or user=")
+            user = self.add_user(username, global_name=global_name)
+        role_ids = [r.id for r in roles]
+        if permissions:
+            role = self.add_role(guild, f"{user.username}-perms", permissions)
+            role_ids.append(role.id)
+        member = FakeMember(user=user, guild_id=guild.id, roles=role_ids, nick=nick)
+        guild.members[user.id] = member
+        data = member.to_dict()
+        data["guild_id"] = str(guild.id)
+        self._dispatch_guild_event(guild, "GUILD_MEMBER_ADD", data, Intents.GUILD_MEMBERS)
+        return user
+
+    def post_user_message(
+        self,
+        channel: FakeChannel,
+        author: FakeUser,
+        content: str = "",
+        *,
+        embeds: Sequence[dict[str, Any]] = (),
+    ) -> FakeMessage:
+        """Store a message written by a (human) user and send MESSAGE_CREATE."""
+        message = FakeMessage(
+            id=self.snowflakes.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild_id,
+            author=author,
+            content=content,
+            embeds=list(embeds),
+        )
+        self._rest._apply_mentions(message, default_parse=["users", "roles", "everyone"])
+        self._store_message(message)
+        self._notify()
+        return message
+
+    # -- messages ----------------------------------------------------------------------
+    def channel_messages(
+        self, channel: FakeChannel, *, include_deleted: bool = False
+    ) -> list[FakeMessage]:
+        """Messages in ``channel`` (oldest first), including ephemeral ones."""
+        return sorted(
+            (
+                m
+                for m in self.messages.values()
+                if m.channel_id == channel.id and (include_deleted or not m.deleted)
+            ),
+            key=lambda m: m.id,
+        )
+
+    def _store_message(self, message: FakeMessage) -> None:
+        self.messages[message.id] = message
+        channel = self.channels.get(message.channel_id)
+        if channel is not None and not message.ephemeral:
+            channel.last_message_id = message.id
+        self._dispatch_message_event("MESSAGE_CREATE", message)
+
+    def _delete_message(self, message: FakeMessage) -> None:
+        message.deleted = True
+        message.deleted_at = utcnow()
+        guild = self.guilds.get(message.guild_id or 0)
+        if guild is not None and not message.ephemeral:
+            self._dispatch_guild_event(
+                guild,
+                "MESSAGE_DELETE",
+                {
+                    "id": str(message.id),
+                    "channel_id": str(message.channel_id),
+                    "guild_id": str(guild.id),
+                },
+                Intents.GUILD_MESSAGES,
+            )
+        self._notify()
+
+    def _dispatch_message_event(self, event: str, message: FakeMessage) -> None:
+        guild = self.guilds.get(message.guild_id or 0)
+        if guild is None or message.ephemeral:
+            return
+        for session in self._gateway.sessions_for(guild):
+            if not session.has_intent(Intents.GUILD_MESSAGES):
+                continue
+            data = message.to_dict(with_guild_id=True)
+            member = guild.members.get(message.author.id)
+            if member is not None and message.webhook_id is None:
+                data["member"] = member.to_dict(with_user=False)
+            own = message.author.id == self.bot_user.id
+            mentioned = any(u.id == self.bot_user.id for u in message.mentions)
+            if not (own or mentioned or session.has_intent(Intents.MESSAGE_CONTENT)):
+                data.update(content="", embeds=[], attachments=[], components=[])
+            session.dispatch(event, data)
+
+    def _make_user_attachment(
+        self, channel: FakeChannel, filename: str, data: bytes
+    ) -> FakeAttachment:
+        attachment_id = self.snowflakes.next()
+        size = image_size(data)
+        attachment = FakeAttachment(
+            id=attachment_id,
+            filename=filename,
+            data=data,
+            url=f"{self.base_url}/attachments/{channel.id}/{attachment_id}/{filename}",
+            content_type=mimetypes.guess_type(filename)[0],
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            ephemeral=True,
+        )
+        self.attachments[attachment_id] = attachment
+        return attachment
+
+    # -- commands ----------------------------------------------------------------------
+    def get_command(
+        self, name: str, *, guild: FakeGuild | None = None, type: int = 1
+    ) -> dict[str, Any]:
+        """A registered command: the guild's own command first, then the global one."""
+        scopes = []
+        if guild is not None:
+            scopes.append(self.guild_commands.get(guild.id, []))
+        scopes.append(self.commands)
+        for scope in scopes:
+            for command in scope:
+                if command["name"] == name and command["type"] == type:
+                    return command
+        registered = [c["name"] for c in self.commands]
+        if guild is not None:
+            registered += [c["name"] for c in self.guild_commands.get(guild.id, [])]
+        raise LookupError(
+            f"no application command {name!r} (type {type}) is registered; registered: "
+            f"{registered}. Did the bot sync its command tree?"
+        )
+
+    @property
+    def command_sync_count(self) -> int:
+        """Number of successful bulk-overwrite PUTs."""
+        return len(self.command_syncs)
+
+    # -- interactions --------------------------------------------------------------------
+    def expire_interaction(self, interaction: FakeInteraction) -> None:
+        """Invalidate the interaction's token now (as if 15 minutes had passed)."""
+        interaction.expired = True
+
+    def _base_payload(
+        self,
+        *,
+        interaction_id: int,
+        token: str,
+        kind: int,
+        guild: FakeGuild,
+        channel: FakeChannel,
+        user: FakeUser,
+        locale: str,
+        attachment_size_limit: int,
+    ) -> dict[str, Any]:
+        if channel.guild_id != guild.id:
+            raise ValueError(f"channel {channel.name!r} is not in guild {guild.name!r}")
+        member = guild.members.get(user.id)
+        if member is None:
+            raise LookupError(
+                f"{user.username} is not a member of {guild.name!r}; use fake.add_member()"
+            )
+        perms = guild.permissions_in(user.id, channel)
+        if not perms & Permissions.VIEW_CHANNEL:
+            raise PermissionError(f"{user.username} cannot see #{channel.name}")
+        channel_payload = channel.to_dict()
+        channel_payload["permissions"] = str(perms)
+        return {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild": {
+                "id": str(guild.id),
+                "locale": guild.preferred_locale,
+                "features": list(guild.features),
+            },
+            "guild_id": str(guild.id),
+            "guild_locale": guild.preferred_locale,
+            "channel": channel_payload,
+            "channel_id": str(channel.id),
+            "member": member.to_dict(permissions=perms),
+            "app_permissions": str(guild.permissions_in(self.bot_user.id, channel)),
+            "locale": locale,
+            "entitlements": [],
+            "entitlement_sku_ids": [],
+            "authorizing_integration_owners": {"0": str(guild.id)},
+            "context": 0,
+            "attachment_size_limit": attachment_size_limit,
+        }
+
+    async def _dispatch_interaction(self, interaction: FakeInteraction) -> FakeInteraction:
+        sessions = self._gateway.sessions_for(interaction.guild)
+        if not sessions:
+            shard = interaction.guild.shard_id(self.shard_count)
+            live = [
+                (s.shard_id, s.shard_count, s.ready) for s in self._gateway.sessions if s.connected
+            ]
+            raise RuntimeError(
+                f"no ready gateway session receives guild {interaction.guild.name!r} "
+                f"(shard {shard} of {self.shard_count}); live sessions (shard, count, ready): "
+                f"{live}. Did the bot connect? Try `await fake.wait_for_ready()`."
+            )
+        session = sessions[-1]
+        interaction.shard_id = session.shard_id
+        self.interactions[interaction.id] = interaction
+        self._interactions_by_token[interaction.token] = interaction
+        interaction.dispatched_at = asyncio.get_running_loop().time()
+        session.dispatch("INTERACTION_CREATE", interaction.payload)
+        await session.flush()
+        self._notify()
+        return interaction
+
+    def _new_interaction(
+        self,
+        *,
+        kind: int,
+        guild: FakeGuild,
+        channel: FakeChannel,
+        user: FakeUser,
+        data: dict[str, Any],
+        locale: str,
+        attachment_size_limit: int | None,
+    ) -> FakeInteraction:
+        interaction_id = self.snowflakes.next()
+        token = new_token(interaction_id)
+        limit = attachment_size_limit or self.attachment_size_limit
+        payload = self._base_payload(
+            interaction_id=interaction_id,
+            token=token,
+            kind=kind,
+            guild=guild,
+            channel=channel,
+            user=user,
+            locale=locale,
+            attachment_size_limit=limit,
+        )
+        payload["data"] = data
+        return FakeInteraction(
+            fake=self,
+            id=interaction_id,
+            token=token,
+            type=kind,
+            user=user,
+            guild=guild,
+            channel=channel,
+            data=data,
+            payload=payload,
+            attachment_size_limit=limit,
+            shard_id=-1,
+        )
+
+    async def invoke_command(
+        self,
+        guild: FakeGuild,
+        channel: FakeChannel,
+        user: FakeUser,
+        name: str,
+        options: Mapping[str, OptionValue] | None = None,
+        *,
+        subcommand: str | None = None,
+        group: str | None = None,
+        attachment_size_limit: int | None = None,
+        locale: str = "en-US",
+        check_permissions: bool = True,
+    ) -> FakeInteraction:
+        """Dispatch a slash command (APPLICATION_COMMAND) like a Discord client would.
+
+        ``name`` may include the subcommand path (``"limits set"``); alternatively pass
+        ``group=`` / ``subcommand=``. Option values are str/int/float/bool, FakeUser /
+        FakeRole / FakeChannel for entity options, ``bytes`` or ``(filename, bytes)`` for
+        attachment options. Raises if the command is not registered or the options do not
+        match its registered definition.
+        """
+        parts = name.split()
+        path = parts[1:] + [p for p in (group, subcommand) if p]
+        command = self.get_command(parts[0], guild=guild)
+        if check_permissions:
+            check_command_usable(command, guild, channel, user)
+        resolved = Resolved(self, guild, channel, user)
+        built, full_name = build_command_data(command, path, options or {}, resolved)
+        data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1}
+        if built:
+            data["options"] = built
+        if resolved.data:
+            data["resolved"] = resolved.data
+        if "guild_id" in command:
+            data["guild_id"] = command["guild_id"]
+        interaction = self._new_interaction(
+            kind=InteractionType.APPLICATION_COMMAND,
+            guild=guild,
+            channel=channel,
+            user=user,
+            data=data,
+            locale=locale,
+            attachment_size_limit=attachment_size_limit,
+        )
+        interaction.name = full_name
+        interaction.command_type = 1
+        return await self._dispatch_interaction(interaction)
+
+    def _component_target(
+        self, message: FakeMessage, user: FakeUser
+    ) -> tuple[FakeGuild, FakeChannel]:
+        if message.deleted:
+            raise LookupError(f"message {message.id} was deleted")
+        if message.ephemeral and (
+            message.interaction is None or message.interaction.user is not user
+        ):
+            raise PermissionError(f"ephemeral message {message.id} is only visible to its user")
+        channel = self.channels[message.channel_id]
+        return self.guilds[channel.guild_id], channel
+
+    async def click_button(
+        self,
+        message: FakeMessage,
+        custom_id: str,
+        user: FakeUser,
+        *,
+        locale: str = "en-US",
+        attachment_size_limit: int | None = None,
+    ) -> FakeInteraction:
+        """Click a button on a stored message (MESSAGE_COMPONENT interaction)."""
+        guild, channel = self._component_target(message, user)
+        component = find_button(message, custom_id)
+        if component.get("style") in (5, 6):
+            raise TypeError(
+                f"button {custom_id!r} is a link/premium button; it sends no interaction"
+            )
+        data = {"custom_id": custom_id, "component_type": 2, "id": component["id"]}
+        return await self._component_interaction(
+            message, guild, channel, user, data, locale, attachment_size_limit
+        )
+
+    async def select_option(
+        self,
+        message: FakeMessage,
+        custom_id: str,
+        values: Sequence[Any],
+        user: FakeUser,
+        *,
+        locale: str = "en-US",
+    ) -> FakeInteraction:
+        """Choose values in a select menu on a stored message."""
+        guild, channel = self._component_target(message, user)
+        component = message.find_component(custom_id)
+        if component is None or component.get("type") not in (3, 5, 6, 7, 8):
+            raise LookupError(f"message {message.id} has no select menu {custom_id!r}")
+        if component.get("disabled"):
+            raise PermissionError(f"select {custom_id!r} is disabled")
+        resolved = Resolved(self, guild, channel, user)
+        data: dict[str, Any] = {
+            "custom_id": custom_id,
+            "component_type": component["type"],
+            "id": component["id"],
+            "values": select_values(component, values, resolved),
+        }
+        if resolved.data:
+            data["resolved"] = resolved.data
+        return await self._component_interaction(message, guild, channel, user, data, locale, None)
+
+    async def _component_interaction(
+        self,
+        message: FakeMessage,
+        guild: FakeGuild,
+        channel: FakeChannel,
+        user: FakeUser,
+        data: dict[str, Any],
+        locale: str,
+        attachment_size_limit: int | None,
+    ) -> FakeInteraction:
+        interaction = self._new_interaction(
+            kind=InteractionType.MESSAGE_COMPONENT,
+            guild=guild,
+            channel=channel,
+            user=user,
+            data=data,
+            locale=locale,
+            attachment_size_limit=attachment_size_limit,
+        )
+        interaction.message = message
+        interaction.payload["message"] = message.to_dict()
+        return await self._dispatch_interaction(interaction)
+
+    async def submit_modal(
+        self,
+        source: FakeInteraction | FakeMessage,
+        custom_id: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        user: FakeUser | None = None,
+        *,
+        locale: str = "en-US",
+    ) -> FakeInteraction:
+        """Submit the modal the bot opened (MODAL_SUBMIT interaction).
+
+        ``source`` is the interaction the bot answered with a modal (or the message whose
+        component opened it). ``values`` maps input custom_ids to text (lists of values for
+        selects). The payload mirrors the modal's layout (action rows or labels).
+        """
+        opener = self._modal_opener(source, custom_id)
+        modal = opener.modal
+        assert modal is not None
+        if custom_id is not None and modal.get("custom_id") != custom_id:
+            raise LookupError(f"the open modal is {modal.get('custom_id')!r}, not {custom_id!r}")
+        user = user or opener.user
+        if user is not opener.user:
+            raise PermissionError("only the user who opened a modal can submit it")
+        resolved = Resolved(self, opener.guild, opener.channel, user)
+        data: dict[str, Any] = {
+            "custom_id": modal["custom_id"],
+            "components": modal_submit_components(modal, values or {}, resolved),
+        }
+        if resolved.data:
+            data["resolved"] = resolved.data
+        interaction = self._new_interaction(
+            kind=InteractionType.MODAL_SUBMIT,
+            guild=opener.guild,
+            channel=opener.channel,
+            user=user,
+            data=data,
+            locale=locale,
+            attachment_size_limit=opener.attachment_size_limit,
+        )
+        interaction.parent = opener
+        if opener.message is not None and not opener.message.deleted:
+            interaction.message = opener.message
+            interaction.payload["message"] = opener.message.to_dict()
+        return await self._dispatch_interaction(interaction)
+
+    def _modal_opener(
+        self, source: FakeInteraction | FakeMessage, custom_id: str | None
+    ) -> FakeInteraction:
+        if isinstance(source, FakeInteraction):
+            if source.modal is None:
+                raise LookupError(f"{source!r} was not answered with a modal (type 9)")
+            return source
+        for interaction in reversed(list(self.interactions.values())):
+            modal = interaction.modal
+            if (
+                modal is not None
+                and interaction.message is source
+                and (custom_id is None or modal.get("custom_id") == custom_id)
+            ):
+                return interaction
+        raise LookupError(f"no modal {custom_id!r} was opened from message {source.id}")

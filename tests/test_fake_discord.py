@@ -1,0 +1,740 @@
+"""Tests of the fake Discord server (tests/fakes/discord.py), driven by the real discord.py."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import struct
+import zlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from tests.fakes.discord import (
+    FakeDiscord,
+    FakeGuild,
+    FakeInteraction,
+    FakeUser,
+    Intents,
+    Permissions,
+)
+
+TOKEN = "test-token-123"
+
+
+def make_png(width: int = 3, height: int = 2) -> bytes:
+    """A tiny valid PNG (greyscale), built by hand."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"".join(b"\x00" + bytes(range(width)) for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+class FastShardedBot(commands.AutoShardedBot):
+    """AutoShardedBot without the 5 s pause discord.py inserts between shard IDENTIFYs."""
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+
+def make_bot(**kwargs: Any) -> FastShardedBot:
+    intents = kwargs.pop("intents", None) or discord.Intents.none()
+    intents.guilds = True
+    return FastShardedBot(
+        command_prefix=commands.when_mentioned,
+        intents=intents,
+        guild_ready_timeout=0.05,
+        **kwargs,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(bot: commands.AutoShardedBot, fake: FakeDiscord) -> AsyncIterator[None]:
+    """Run ``bot`` against the fake until it is ready; close it afterwards."""
+    task = asyncio.create_task(bot.start(TOKEN))
+    ready = asyncio.create_task(bot.wait_until_ready())
+    try:
+        done, _ = await asyncio.wait({task, ready}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # re-raise the startup error
+            raise AssertionError("bot stopped before becoming ready")
+        if ready not in done:
+            raise AssertionError("bot did not become ready:\n" + fake._timeout_message(5, "ready"))
+        yield
+    finally:
+        ready.cancel()
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A started fake with discord.py pointed at it (Route.BASE / DEFAULT_GATEWAY restored)."""
+    server = FakeDiscord(token=TOKEN)
+    await server.start()
+    original_base = discord.http.Route.BASE
+    original_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        with server.patch_discord_py():
+            assert server.api_url == discord.http.Route.BASE
+            yield server
+        assert original_base == discord.http.Route.BASE
+        assert original_gateway == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        server.assert_no_protocol_errors()
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+def world(fake: FakeDiscord) -> tuple[FakeGuild, FakeUser]:
+    """A guild with one ordinary member."""
+    guild = fake.add_guild(name="Test Guild")
+    user = fake.add_member(guild, username="alice")
+    return guild, user
+
+
+class Recorder:
+    """Collects values from inside bot callbacks."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.event = asyncio.Event()
+
+    def put(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self.event.set()
+
+    async def get(self, key: str, timeout: float = 3.0) -> Any:
+        async with asyncio.timeout(timeout):
+            while key not in self.values:
+                self.event.clear()
+                await self.event.wait()
+        return self.values[key]
+
+
+def imagine_bot(rec: Recorder, handler: Callable[..., Any]) -> FastShardedBot:
+    """A bot with ``/imagine prompt aspect_ratio`` that delegates to ``handler``."""
+    bot = make_bot()
+
+    @bot.tree.command(name="imagine", description="Turn a prompt into an image")
+    @app_commands.describe(prompt="What to draw")
+    @app_commands.choices(
+        aspect_ratio=[
+            app_commands.Choice(name="Square", value="1:1"),
+            app_commands.Choice(name="Wide", value="16:9"),
+        ]
+    )
+    async def imagine(
+        interaction: discord.Interaction,
+        prompt: str,
+        aspect_ratio: app_commands.Choice[str] | None = None,
+    ) -> None:
+        rec.put("args", (prompt, aspect_ratio.value if aspect_ratio else None))
+        try:
+            await handler(interaction, prompt)
+        except Exception as exc:
+            rec.put("error", exc)
+            raise
+
+    return bot
+
+
+async def start_synced(bot: FastShardedBot, fake: FakeDiscord) -> contextlib.AsyncExitStack:
+    """Start ``bot`` and sync its tree; returns a stack that stops it."""
+    stack = contextlib.AsyncExitStack()
+    await stack.enter_async_context(running(bot, fake))
+    await bot.tree.sync()
+    return stack
+
+
+# -- connection ------------------------------------------------------------------------
+
+
+async def test_login_ready_and_guilds(fake: FakeDiscord) -> None:
+    alpha = fake.add_guild(name="Alpha")
+    beta = fake.add_guild(name="Beta")
+    bot = make_bot()
+    async with running(bot, fake):
+        await fake.wait_for_ready()
+        assert bot.user is not None
+        assert bot.user.id == fake.application_id
+        assert bot.application_id == fake.application_id
+        assert {g.name for g in bot.guilds} == {"Alpha", "Beta"}
+        guild = bot.get_guild(alpha.id)
+        assert guild is not None
+        assert guild.me is not None
+        assert [c.name for c in guild.text_channels] == ["general"]
+        assert abs((guild.created_at - discord.utils.utcnow()).total_seconds()) < 60
+        assert guild.me.guild_permissions.attach_files
+
+        routes = [r.route for r in fake.requests]
+        assert "GET /users/@me" in routes
+        assert "GET /oauth2/applications/@me" in routes
+        assert "GET /gateway/bot" in routes
+        assert all(r.headers["Authorization"] == f"Bot {TOKEN}" for r in fake.requests)
+        (identify,) = fake.identifies
+        assert identify["intents"] == Intents.GUILDS
+        assert identify["shard"] == [0, 1]
+        (session,) = fake.sessions
+        assert session.connection is not None
+        assert session.connection.compress == "zlib-stream"
+        assert session.guild_ids == {alpha.id, beta.id}
+        # discord.py heartbeats right after HELLO; the fake ACKs it.
+        await fake.wait_until(lambda: session.connection and session.connection.heartbeats >= 1)
+
+        # A guild added while connected arrives as GUILD_CREATE -> on_guild_join.
+        rec = Recorder()
+
+        async def on_guild_join(guild: discord.Guild) -> None:
+            rec.put("joined", guild)
+
+        bot.add_listener(on_guild_join)
+        gamma = fake.add_guild(name="Gamma")
+        assert (await rec.get("joined")).id == gamma.id
+
+
+async def test_bad_token_and_privileged_intents(fake: FakeDiscord) -> None:
+    client = discord.Client(intents=discord.Intents.none())
+    with pytest.raises(discord.LoginFailure):
+        await client.login("wrong-token")
+    await client.close()
+    assert fake.requests[-1].status == 401
+    assert fake.requests[-1].response == {"message": "401: Unauthorized", "code": 0}
+
+    bot = make_bot(intents=discord.Intents(guilds=True, message_content=True))
+    with pytest.raises(discord.PrivilegedIntentsRequired):
+        await asyncio.wait_for(bot.start(TOKEN), 5)
+    await bot.close()
+    assert fake.gateway_closes[-1][0] == 4014
+
+
+async def test_resume_after_dropped_connection(fake: FakeDiscord, world: Any) -> None:
+    bot = make_bot()
+    async with running(bot, fake):
+        resumed = asyncio.Event()
+
+        async def on_shard_resumed(shard_id: int) -> None:
+            resumed.set()
+
+        bot.add_listener(on_shard_resumed)
+        await fake.drop_connection(0, code=4000)
+        await asyncio.wait_for(resumed.wait(), 5)
+        (session,) = fake.sessions
+        assert session.resumes == 1
+        assert session.connected
+
+
+# -- application commands ----------------------------------------------------------------
+
+
+async def test_command_sync_and_validation(fake: FakeDiscord) -> None:
+    rec = Recorder()
+    bot = imagine_bot(rec, lambda *_: asyncio.sleep(0))
+    await bot.login(TOKEN)
+    try:
+        synced = await bot.tree.sync()
+        assert fake.command_sync_count == 1
+        (command,) = fake.commands
+        assert [c.id for c in synced] == [int(command["id"])]
+        assert command["name"] == "imagine"
+        assert [o["name"] for o in command["options"]] == ["prompt", "aspect_ratio"]
+        assert (await bot.tree.fetch_commands())[0].name == "imagine"
+
+        invalid: list[tuple[dict[str, Any], str]] = [
+            ({"name": "Imagine", "description": "x"}, "APPLICATION_COMMAND_INVALID_NAME"),
+            ({"name": "has space", "description": "x"}, "APPLICATION_COMMAND_INVALID_NAME"),
+            ({"name": "d", "description": ""}, "BASE_TYPE_BAD_LENGTH"),
+            ({"name": "d", "description": "x" * 101}, "BASE_TYPE_BAD_LENGTH"),
+            (
+                {
+                    "name": "o",
+                    "description": "x",
+                    "options": [
+                        {"type": 3, "name": f"o{i}", "description": "x"} for i in range(26)
+                    ],
+                },
+                "BASE_TYPE_MAX_LENGTH",
+            ),
+            (
+                {
+                    "name": "c",
+                    "description": "x",
+                    "options": [
+                        {
+                            "type": 3,
+                            "name": "c",
+                            "description": "x",
+                            "choices": [{"name": f"n{i}", "value": f"v{i}"} for i in range(26)],
+                        }
+                    ],
+                },
+                "BASE_TYPE_MAX_LENGTH",
+            ),
+            (
+                {
+                    "name": "g",
+                    "description": "x",
+                    "options": [
+                        {
+                            "type": 1,
+                            "name": "sub",
+                            "description": "x",
+                            "options": [{"type": 2, "name": "grp", "description": "x"}],
+                        }
+                    ],
+                },
+                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+            ),
+            (
+                {
+                    "name": "s",
+                    "description": "x",
+                    "options": [{"type": 3, "name": "s", "description": "x", "max_length": 7000}],
+                },
+                "NUMBER_TYPE_MAX",
+            ),
+            (
+                {"name": "p", "description": "x", "default_member_permissions": "eight"},
+                "BASE_TYPE_STRING",
+            ),
+            ({"name": "x", "description": "x", "contexts": 0}, "BASE_TYPE_ARRAY"),
+        ]
+        for payload, code in invalid:
+            with pytest.raises(discord.HTTPException) as excinfo:
+                await bot.http.bulk_upsert_global_commands(fake.application_id, payload=[payload])
+            assert excinfo.value.status == 400
+            assert excinfo.value.code == 50035
+            body = fake.requests[-1].response
+            assert body["message"] == "Invalid Form Body"
+            assert code in str(body["errors"]), (payload, body)
+        # Rejected PUTs neither count as syncs nor change the registered commands.
+        assert fake.command_sync_count == 1
+        assert [c["name"] for c in fake.commands] == ["imagine"]
+    finally:
+        await bot.close()
+
+
+async def test_invoke_requires_registered_command(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    with pytest.raises(LookupError, match="Did the bot sync"):
+        await fake.invoke_command(guild, guild.text_channel, user, "imagine", {"prompt": "x"})
+
+
+async def test_defer_then_edit_with_file(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    png = make_png(5, 4)
+    rec = Recorder()
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.defer(thinking=True)
+        message = await interaction.edit_original_response(
+            content=f"Here is {prompt!r}",
+            attachments=[discord.File(io.BytesIO(png), filename="image.png")],
+        )
+        rec.put("message", message)
+        rec.put("downloaded", await message.attachments[0].read())
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(
+            guild, guild.text_channel, user, "imagine", {"prompt": "a cat", "aspect_ratio": "16:9"}
+        )
+        assert await rec.get("args") == ("a cat", "16:9")
+        msg = await it.wait_for_original(lambda m: bool(m.attachments))
+        assert it.response_type == 5
+        assert it.ephemeral is False
+        assert it.ack_latency is not None and it.ack_latency < 1
+        assert msg.content == "Here is 'a cat'"
+        assert not msg.loading
+        (attachment,) = msg.attachments
+        assert attachment.data == png
+        assert (attachment.filename, attachment.size, attachment.width) == (
+            "image.png",
+            len(png),
+            5,
+        )
+        assert attachment.content_type == "image/png"
+        assert msg.interaction is it
+        assert fake.channel_messages(guild.text_channel) == [msg]
+
+        # discord.py parsed the returned message and downloaded the attachment from the fake.
+        message: discord.InteractionMessage = await rec.get("message")
+        assert message.id == msg.id
+        assert message.attachments[0].filename == "image.png"
+        assert message.interaction_metadata is not None
+        assert message.interaction_metadata.user.id == user.id
+        assert await rec.get("downloaded") == png
+
+        patch = next(r for r in it.responses if r.method == "PATCH")
+        assert patch.path.endswith("/messages/@original")
+        assert patch.json["attachments"] == [{"id": 0, "filename": "image.png"}]
+        assert [f.field for f in patch.files] == ["files[0]"]
+        assert "Authorization" not in patch.headers
+        assert it.responses[0].query == {"with_response": "1"}
+
+
+async def test_subcommands_and_entity_options(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    admin = fake.add_member(guild, username="root", permissions=Permissions.ADMINISTRATOR)
+    mods = fake.add_role(guild, "mods")
+    rec = Recorder()
+    bot = make_bot()
+    limits = app_commands.Group(name="limits", description="Usage limits")
+
+    @limits.command(name="set", description="Set a user's daily limit")
+    async def set_limit(
+        interaction: discord.Interaction,
+        member: discord.Member,
+        value: app_commands.Range[int, 0, 100],
+        role: discord.Role | None = None,
+    ) -> None:
+        rec.put("call", (member, value, role, interaction.permissions.administrator))
+        await interaction.response.send_message("ok", ephemeral=True)
+
+    limits.default_permissions = discord.Permissions(manage_guild=True)
+    bot.tree.add_command(limits)
+    async with await start_synced(bot, fake):
+        with pytest.raises(PermissionError):
+            await fake.invoke_command(guild, guild.text_channel, user, "limits set", {})
+        with pytest.raises(ValueError, match="must be <= 100"):
+            await fake.invoke_command(
+                guild, guild.text_channel, admin, "limits set", {"member": user, "value": 101}
+            )
+        it = await fake.invoke_command(
+            guild,
+            guild.text_channel,
+            admin,
+            "limits",
+            {"member": user, "value": 7, "role": mods},
+            subcommand="set",
+        )
+        member, value, role, is_admin = await rec.get("call")
+        assert (member.id, member.name, value, role.id, is_admin) == (
+            user.id,
+            "alice",
+            7,
+            mods.id,
+            True,
+        )
+        await it.wait_for_original()
+        assert it.ephemeral is True
+        assert it.data["options"][0]["name"] == "set"
+        assert set(it.data["resolved"]) == {"users", "members", "roles"}
+
+
+# -- interaction rules -------------------------------------------------------------------
+
+
+async def test_second_response_is_rejected(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    rec = Recorder()
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.send_message("first")
+        try:
+            await interaction.response.send_message("second")
+        except discord.InteractionResponded as exc:
+            rec.put("client_side", exc)
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(guild, guild.text_channel, user, "imagine", {"prompt": "p"})
+        assert isinstance(await rec.get("client_side"), discord.InteractionResponded)
+        assert (await it.wait_for_original()).content == "first"
+
+        # Bypassing discord.py's own bookkeeping, the server enforces it too.
+        url = f"{fake.api_url}/interactions/{it.id}/{it.token}/callback"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json={"type": 4, "data": {"content": "again"}}) as resp,
+        ):
+            assert resp.status == 400
+            assert await resp.json() == {
+                "message": "Interaction has already been acknowledged.",
+                "code": 40060,
+            }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{fake.api_url}/interactions/{it.id}/wrong-token/callback", json={"type": 5}
+            ) as resp,
+        ):
+            assert (resp.status, (await resp.json())["code"]) == (404, 10062)
+        assert [m.content for m in fake.channel_messages(guild.text_channel)] == ["first"]
+
+
+async def test_late_initial_response_is_rejected(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    fake.initial_response_timeout = 0.2
+    rec = Recorder()
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        await asyncio.sleep(0.3)
+        try:
+            await interaction.response.send_message("too late")
+        except discord.NotFound as exc:
+            rec.put("late", exc)
+        try:
+            await interaction.followup.send("followup")
+        except discord.NotFound as exc:
+            rec.put("followup", exc)
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(guild, guild.text_channel, user, "imagine", {"prompt": "p"})
+        late = await rec.get("late")
+        assert (late.status, late.code) == (404, 10062)
+        assert (await rec.get("followup")).code == 10015
+        assert not it.responded
+        assert fake.channel_messages(guild.text_channel) == []
+
+
+async def test_expired_token_rejects_webhook_calls(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    rec = Recorder()
+    go = asyncio.Event()
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.defer()
+        await go.wait()
+        try:
+            await interaction.edit_original_response(content="done")
+        except discord.NotFound as exc:
+            rec.put("edit", exc)
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(guild, guild.text_channel, user, "imagine", {"prompt": "p"})
+        await it.wait_for_response()
+        fake.expire_interaction(it)
+        go.set()
+        exc = await rec.get("edit")
+        assert (exc.status, exc.code, exc.text) == (404, 10015, "Unknown Webhook")
+        assert it.original_message is not None and it.original_message.loading
+
+
+async def test_oversize_attachment_is_rejected(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    rec = Recorder()
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        rec.put("limit", interaction.filesize_limit)
+        try:
+            await interaction.response.send_message(
+                file=discord.File(io.BytesIO(b"x" * 2048), filename="big.bin")
+            )
+        except discord.HTTPException as exc:
+            rec.put("error413", exc)
+        await interaction.response.send_message(
+            file=discord.File(io.BytesIO(b"y" * 1024), filename="ok.bin")
+        )
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(
+            guild, guild.text_channel, user, "imagine", {"prompt": "p"}, attachment_size_limit=1024
+        )
+        assert await rec.get("limit") == 1024
+        exc = await rec.get("error413")
+        assert (exc.status, exc.code) == (413, 40005)
+        msg = await it.wait_for_original()
+        assert msg.files == [b"y" * 1024]
+
+
+async def test_channel_messages_and_validation(fake: FakeDiscord, world: Any) -> None:
+    guild, _ = world
+    locked = fake.add_channel(guild, "locked", forbidden=True)
+    bot = make_bot()
+    async with running(bot, fake):
+        channel = bot.get_channel(guild.text_channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        sent = await channel.send(
+            "hello <@1>",
+            embed=discord.Embed(title="T", description="D").add_field(name="n", value="v"),
+            file=discord.File(io.BytesIO(b"abc"), filename="a.txt"),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        stored = fake.messages[sent.id]
+        assert stored.author is fake.bot_user
+        assert stored.files == [b"abc"]
+        assert stored.allowed_mentions == {"parse": []}
+        assert stored.embeds[0]["fields"] == [{"name": "n", "value": "v", "inline": True}]
+        edited = await sent.edit(content="edited", attachments=[])
+        assert edited.content == "edited" and edited.attachments == []
+        assert len(stored.edits) == 1 and stored.attachments == []
+
+        with pytest.raises(discord.HTTPException) as excinfo:
+            await channel.send("x" * 2001)
+        assert excinfo.value.code == 50035
+        with pytest.raises(discord.HTTPException) as excinfo:
+            await channel.send(embeds=[discord.Embed(description="d" * 4000) for _ in range(2)])
+        assert "MAX_EMBED_SIZE_EXCEEDED" in str(fake.requests[-1].response)
+        with pytest.raises(discord.HTTPException) as excinfo:
+            await bot.http.send_message(
+                channel.id,
+                params=discord.http.MultipartParameters(
+                    payload={"content": ""}, multipart=None, files=None
+                ),
+            )
+        assert excinfo.value.code == 50006
+        with pytest.raises(discord.Forbidden) as forbidden:
+            await bot.get_channel(locked.id).send("hi")  # type: ignore[union-attr]
+        assert forbidden.value.code == 50013
+        with pytest.raises(discord.NotFound) as missing:
+            await bot.http.send_message(
+                123, params=discord.http.MultipartParameters({"content": "x"}, None, None)
+            )
+        assert missing.value.code == 10003
+        await sent.delete()
+        assert stored.deleted
+
+
+# -- components ----------------------------------------------------------------------------
+
+
+async def test_button_round_trip(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    rec = Recorder()
+
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="Confirm", custom_id="confirm", style=discord.ButtonStyle.green)
+        async def confirm(
+            self, interaction: discord.Interaction, button: discord.ui.Button
+        ) -> None:
+            rec.put("clicked_by", interaction.user.id)
+            await interaction.response.edit_message(content="confirmed", view=None)
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.send_message("Confirm?", view=Confirm())
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(guild, guild.text_channel, user, "imagine", {"prompt": "p"})
+        msg = await it.wait_for_original()
+        assert msg.find_component("confirm") is not None
+        with pytest.raises(LookupError):
+            await fake.click_button(msg, "nope", user)
+        click = await fake.click_button(msg, "confirm", user)
+        assert await rec.get("clicked_by") == user.id
+        callback = await click.wait_for_response()
+        assert callback.type == 7
+        assert msg.content == "confirmed"
+        assert msg.components == []
+        assert msg.edits[-1].via == "callback"
+        assert click.payload["message"]["id"] == str(msg.id)
+
+
+async def test_modal_round_trip(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    rec = Recorder()
+
+    class PromptModal(discord.ui.Modal, title="Describe it"):
+        prompt = discord.ui.TextInput(label="Prompt", custom_id="prompt")
+        style = discord.ui.Label(
+            text="Style",
+            component=discord.ui.TextInput(custom_id="style", required=False),
+        )
+
+        async def on_submit(self, interaction: discord.Interaction) -> None:
+            style_input = self.style.component
+            assert isinstance(style_input, discord.ui.TextInput)
+            rec.put("values", (self.prompt.value, style_input.value))
+            await interaction.response.send_message("thanks", ephemeral=True)
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.send_modal(PromptModal())
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(guild, guild.text_channel, user, "imagine", {"prompt": "p"})
+        callback = await it.wait_for_response()
+        assert callback.type == 9
+        assert it.modal is not None and it.modal["title"] == "Describe it"
+        with pytest.raises(ValueError, match="required"):
+            await fake.submit_modal(it, values={"style": "noir"})
+        submit = await fake.submit_modal(it, values={"prompt": "a cat", "style": "noir"})
+        assert await rec.get("values") == ("a cat", "noir")
+        reply = await submit.wait_for_original()
+        assert (reply.content, reply.ephemeral) == ("thanks", True)
+        row, label = submit.data["components"]
+        assert row["type"] == 1 and row["components"][0]["value"] == "a cat"
+        assert label["type"] == 18 and label["component"]["value"] == "noir"
+
+
+# -- sharding ------------------------------------------------------------------------------
+
+
+async def test_two_shards_each_get_their_guilds() -> None:
+    fake = FakeDiscord(token=TOKEN, shard_count=2)
+    await fake.start()
+    try:
+        with fake.patch_discord_py():
+            g0 = fake.add_guild(name="zero", shard_id=0)
+            g1 = fake.add_guild(name="one", shard_id=1)
+            user = fake.add_member(g1, username="bob")
+            rec = Recorder()
+
+            async def handler(interaction: discord.Interaction, prompt: str) -> None:
+                assert interaction.guild is not None
+                rec.put("shard", interaction.guild.shard_id)
+                await interaction.response.send_message("hi")
+
+            bot = imagine_bot(rec, handler)
+            async with await start_synced(bot, fake):
+                await fake.wait_for_ready()
+                assert bot.shard_count == 2
+                s0, s1 = fake.session_for_shard(0), fake.session_for_shard(1)
+                assert (s0.guild_ids, s1.guild_ids) == ({g0.id}, {g1.id})
+                assert bot.get_guild(g0.id).shard_id == 0  # type: ignore[union-attr]
+                assert bot.get_guild(g1.id).shard_id == 1  # type: ignore[union-attr]
+                it = await fake.invoke_command(
+                    g1, g1.text_channel, user, "imagine", {"prompt": "p"}
+                )
+                assert it.shard_id == 1
+                assert await rec.get("shard") == 1
+                await it.wait_for_original()
+        fake.assert_no_protocol_errors()
+    finally:
+        await fake.close()
+
+
+def test_snowflakes_are_time_based() -> None:
+    fake = FakeDiscord()
+    ids = [fake.snowflakes.next() for _ in range(5000)]
+    assert ids == sorted(set(ids))
+    created = discord.utils.snowflake_time(ids[0])
+    assert abs((created - discord.utils.utcnow()).total_seconds()) < 5
+    for shard in range(3):
+        assert (fake.snowflakes.next(shard=(shard, 3)) >> 22) % 3 == shard
+
+
+async def test_fake_interaction_repr(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    interaction = fake._new_interaction(
+        kind=2,
+        guild=guild,
+        channel=guild.text_channel,
+        user=user,
+        data={"name": "x"},
+        locale="en-US",
+        attachment_size_limit=None,
+    )
+    assert isinstance(interaction, FakeInteraction)
+    assert interaction.payload["member"]["permissions"] == str(
+        guild.permissions_in(user.id, guild.text_channel)
+    )
