@@ -180,8 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    discord.utils.setup_logging(level=log_level_number(settings), root=True)
     command = args.command or "run"
+    level = log_level_number(settings)
+    if command not in ("run", "sync"):
+        # One-shot commands print their own result; keep library chatter out of it.
+        level = max(level, logging.WARNING)
+    # Plain lines to stdout: colour codes would litter journald and `docker logs`.
+    discord.utils.setup_logging(
+        handler=logging.StreamHandler(sys.stdout),
+        formatter=logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"),
+        level=level,
+        root=True,
+    )
     try:
         if command == "imagine":
             return asyncio.run(imagine_once(settings, args.prompt, args.output, args.aspect_ratio))

@@ -179,6 +179,7 @@ class EditModal(discord.ui.Modal):
         super().__init__(title="Edit and generate again", custom_id=f"imagine:editmodal:{job.id}")
         self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
             label="Prompt",
+            custom_id="prompt",
             style=discord.TextStyle.paragraph,
             default=job.prompt[:1500],
             min_length=1,
@@ -186,6 +187,7 @@ class EditModal(discord.ui.Modal):
         )
         self.ratio: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
             label="Aspect ratio (e.g. 1:1, 16:9, 9:16)",
+            custom_id="aspect_ratio",
             default=job.aspect_ratio or "",
             required=False,
             max_length=5,

@@ -614,7 +614,7 @@ async def test_button_round_trip(fake: FakeDiscord, world: Any) -> None:
     class Confirm(discord.ui.View):
         @discord.ui.button(label="Confirm", custom_id="confirm", style=discord.ButtonStyle.green)
         async def confirm(
-            self, interaction: discord.Interaction, button: discord.ui.Button
+            self, interaction: discord.Interaction, button: discord.ui.Button[Confirm]
         ) -> None:
             rec.put("clicked_by", interaction.user.id)
             await interaction.response.edit_message(content="confirmed", view=None)
@@ -644,8 +644,10 @@ async def test_modal_round_trip(fake: FakeDiscord, world: Any) -> None:
     rec = Recorder()
 
     class PromptModal(discord.ui.Modal, title="Describe it"):
-        prompt = discord.ui.TextInput(label="Prompt", custom_id="prompt")
-        style = discord.ui.Label(
+        prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+            label="Prompt", custom_id="prompt"
+        )
+        style: discord.ui.Label[PromptModal] = discord.ui.Label(
             text="Style",
             component=discord.ui.TextInput(custom_id="style", required=False),
         )
@@ -738,3 +740,231 @@ async def test_fake_interaction_repr(fake: FakeDiscord, world: Any) -> None:
     assert interaction.payload["member"]["permissions"] == str(
         guild.permissions_in(user.id, guild.text_channel)
     )
+
+
+# -- followups, history ------------------------------------------------------------------
+
+
+async def test_followups(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    rec = Recorder()
+
+    async def handler(interaction: discord.Interaction, prompt: str) -> None:
+        if prompt == "deferred":
+            await interaction.response.defer(ephemeral=True)
+            # Deprecated Discord behaviour: this edits the loading message.
+            first = await interaction.followup.send("from followup", ephemeral=False, wait=True)
+            rec.put("first", first)
+            return
+        await interaction.response.send_message("original")
+        followup = await interaction.followup.send(
+            "more", file=discord.File(io.BytesIO(b"data"), filename="f.txt"), wait=True
+        )
+        edited = await followup.edit(content="more (edited)")
+        await interaction.delete_original_response()
+        rec.put("followup", edited)
+
+    bot = imagine_bot(rec, handler)
+    async with await start_synced(bot, fake):
+        it = await fake.invoke_command(guild, guild.text_channel, user, "imagine", {"prompt": "p"})
+        followup = await rec.get("followup")
+        assert followup.content == "more (edited)"
+        (stored,) = it.followups
+        assert (stored.id, stored.content, stored.files) == (
+            followup.id,
+            "more (edited)",
+            [b"data"],
+        )
+        assert stored.to_dict()["interaction_metadata"]["original_response_message_id"] == str(
+            it.original_message.id  # type: ignore[union-attr]
+        )
+        assert it.original_message is not None and it.original_message.deleted
+        assert fake.channel_messages(guild.text_channel) == [stored]
+
+        deferred = await fake.invoke_command(
+            guild, guild.text_channel, user, "imagine", {"prompt": "deferred"}
+        )
+        first = await rec.get("first")
+        assert deferred.followups == []
+        assert deferred.original_message is not None
+        assert first.id == deferred.original_message.id
+        assert deferred.original_message.content == "from followup"
+        assert deferred.original_message.ephemeral  # visibility chosen at defer time is kept
+
+
+async def test_channel_history(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    bot = make_bot()
+    async with running(bot, fake):
+        for i in range(5):
+            fake.post_user_message(guild.text_channel, user, f"m{i}")
+        channel = bot.get_channel(guild.text_channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        async with channel.typing():
+            history = [m.content async for m in channel.history(limit=3)]
+        assert history == ["m4", "m3", "m2"]
+        oldest = [m.content async for m in channel.history(limit=10, oldest_first=True)]
+        assert oldest == ["m0", "m1", "m2", "m3", "m4"]
+        member = await bot.get_guild(guild.id).fetch_member(user.id)  # type: ignore[union-attr]
+        assert member.name == "alice"
+
+
+# -- protocol edges, without discord.py ---------------------------------------------------
+
+
+async def _gateway_session(
+    fake: FakeDiscord, query: str = "?v=10&encoding=json", **identify: Any
+) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse, list[dict[str, Any]]]:
+    """Connect a raw websocket, IDENTIFY and collect READY + GUILD_CREATEs."""
+    session = aiohttp.ClientSession()
+    ws = await session.ws_connect(fake.gateway_url + query)
+    hello = await ws.receive_json()
+    assert hello == {"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}
+    payload = {
+        "token": TOKEN,
+        "intents": Intents.GUILDS,
+        "properties": {"os": "linux", "browser": "raw", "device": "raw"},
+        **identify,
+    }
+    await ws.send_json({"op": 2, "d": payload})
+    events: list[dict[str, Any]] = []
+    while True:
+        msg = await ws.receive(timeout=2)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            return session, ws, events
+        events.append(msg.json())
+        if len(events) == 1 + len(events[0]["d"]["guilds"]):
+            return session, ws, events
+
+
+async def test_raw_gateway_protocol(fake: FakeDiscord) -> None:
+    guild = fake.add_guild(name="Raw")
+    session, ws, events = await _gateway_session(fake)
+    try:
+        ready, guild_create = events
+        assert (ready["t"], ready["s"], ready["op"]) == ("READY", 1, 0)
+        assert ready["d"]["guilds"] == [{"id": str(guild.id), "unavailable": True}]
+        assert ready["d"]["resume_gateway_url"] == fake.gateway_url
+        assert (guild_create["t"], guild_create["s"]) == ("GUILD_CREATE", 2)
+        assert guild_create["d"]["channels"][0]["name"] == "general"
+        await ws.send_json({"op": 1, "d": 2})
+        assert await ws.receive_json() == {"op": 11, "d": None, "s": None, "t": None}
+        await ws.send_json({"op": 2, "d": {"token": TOKEN, "properties": {}, "intents": 1}})
+        await ws.receive()
+        assert ws.close_code == 4005
+    finally:
+        await session.close()
+
+    # zlib-stream: every frame ends with Z_SYNC_FLUSH and shares one inflate context.
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(fake.gateway_url + "?v=10&encoding=json&compress=zlib-stream")
+        frame = await ws.receive_bytes()
+        assert frame.endswith(b"\x00\x00\xff\xff")
+        assert zlib.decompressobj().decompress(frame).startswith(b'{"op":10')
+        await ws.close()
+
+    bad: list[tuple[str, dict[str, Any], int]] = [
+        ("?v=10&encoding=json", {"token": "nope"}, 4004),
+        ("?v=10&encoding=json", {"shard": [2, 2]}, 4010),
+        ("?v=10&encoding=json", {"intents": Intents.GUILD_MEMBERS}, 4014),
+        ("?v=10&encoding=json", {"intents": "all"}, 4013),
+        ("?v=9&encoding=json", {}, 4012),
+        ("?v=10&encoding=json&compress=zstd-stream", {}, 4000),
+    ]
+    for query, identify, code in bad:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(fake.gateway_url + query)
+            msg = await ws.receive()
+            if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                payload = {"token": TOKEN, "intents": 1, "properties": {}, **identify}
+                await ws.send_json({"op": 2, "d": payload})
+                msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.CLOSE, (query, identify)
+            assert ws.close_code == code, (query, identify)
+    assert any("zstd-stream" in e for e in fake.protocol_errors)
+    fake.protocol_errors.clear()
+
+
+async def test_raw_rest_edges(fake: FakeDiscord) -> None:
+    guild = fake.add_guild(name="Raw")
+    user = fake.add_member(guild, username="carol")
+    http, ws, _ = await _gateway_session(fake)
+    api = fake.api_url
+    auth = {"Authorization": f"Bot {TOKEN}"}
+    try:
+        async with http.get(f"{api}/users/@me") as resp:
+            assert (resp.status, await resp.json()) == (
+                401,
+                {"message": "401: Unauthorized", "code": 0},
+            )
+        command = {"name": "ping", "description": "Ping", "type": 1}
+        async with http.put(
+            f"{api}/applications/{fake.application_id}/commands", json=[command], headers=auth
+        ) as resp:
+            assert resp.status == 200
+            (stored,) = await resp.json()
+        assert (stored["application_id"], stored["integration_types"]) == (
+            str(fake.application_id),
+            [0],
+        )
+        it = await fake.invoke_command(guild, guild.text_channel, user, "ping")
+        event = await ws.receive_json()
+        assert (event["t"], event["d"]["token"]) == ("INTERACTION_CREATE", it.token)
+        assert event["d"]["data"] == {"id": stored["id"], "name": "ping", "type": 1}
+        assert event["d"]["member"]["user"]["id"] == str(user.id)
+
+        hook = f"{api}/webhooks/{fake.application_id}/{it.token}"
+        async with http.get(f"{hook}/messages/@original") as resp:
+            assert (resp.status, (await resp.json())["code"]) == (404, 10008)
+        async with http.post(hook, json={"content": "early"}) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (404, 10015)
+
+        callback = f"{api}/interactions/{it.id}/{it.token}/callback"
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field("payload_json", "{not json")
+        async with http.post(callback, data=form) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (400, 50035)
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field(
+            "payload_json",
+            '{"type": 4, "data": {"attachments": [{"id": 1, "filename": "a.png"}]}}',
+        )
+        form.add_field("files[0]", b"abc", filename="a.png")
+        async with http.post(callback, data=form) as resp:
+            body = await resp.json()
+        assert (resp.status, body["code"]) == (400, 50035)
+        assert "ATTACHMENT_NOT_FOUND" in str(body["errors"]["data"]["attachments"]["0"]["id"])
+        async with http.post(callback, json={"type": 4, "data": {"content": " "}}) as resp:
+            assert (resp.status, await resp.json()) == (
+                400,
+                {"message": "Cannot send an empty message", "code": 50006},
+            )
+        bad_row = {"type": 1, "components": [{"type": 2, "style": 1, "label": "x"}] * 6}
+        async with http.post(
+            callback, json={"type": 4, "data": {"content": "x", "components": [bad_row]}}
+        ) as resp:
+            errors = (await resp.json())["errors"]
+        assert "BASE_TYPE_BAD_LENGTH" in str(errors["data"]["components"]["0"]["components"])
+        async with http.post(
+            callback,
+            json={"type": 4, "data": {"content": "x", "allowed_mentions": {"parse": ["all"]}}},
+        ) as resp:
+            errors = (await resp.json())["errors"]
+        assert "BASE_TYPE_CHOICES" in str(errors["data"]["allowed_mentions"]["parse"]["0"])
+        assert not it.responded
+
+        async with http.post(f"{callback}?with_response=true", json={"type": 5}) as resp:
+            body = await resp.json()
+        assert body["interaction"]["response_message_loading"] is True
+        assert "resource" not in body
+        async with http.get(f"{hook}/messages/@original") as resp:
+            assert (await resp.json())["flags"] == 128
+        async with http.patch(f"{hook}/messages/@original", json={"content": ""}) as resp:
+            assert (await resp.json())["code"] == 50006
+        async with http.get(f"{api}/nope", headers=auth) as resp:
+            assert resp.status == 404
+        assert fake.protocol_errors == ["http: unsupported route GET /api/v10/nope"]
+        fake.protocol_errors.clear()
+    finally:
+        await ws.close()
+        await http.close()

@@ -115,6 +115,9 @@ class FakeDiscord:
             with any other privileged intent is closed with 4014.
         upload_limit: per-file upload limit for channel messages (bytes).
         attachment_size_limit: default ``attachment_size_limit`` of interactions (bytes).
+        initial_response_timeout: seconds allowed for the initial interaction response
+            (also a mutable attribute; Discord: 3).
+        interaction_token_lifetime: seconds an interaction token stays valid (Discord: 900).
     """
 
     def __init__(
@@ -128,6 +131,8 @@ class FakeDiscord:
         allowed_privileged_intents: int = 0,
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
         attachment_size_limit: int = DEFAULT_UPLOAD_LIMIT,
+        initial_response_timeout: float = 3.0,
+        interaction_token_lifetime: float = 15 * 60.0,
     ) -> None:
         if shard_count < 1:
             raise ValueError("shard_count must be >= 1")
@@ -139,9 +144,9 @@ class FakeDiscord:
         self.allowed_privileged_intents = allowed_privileged_intents
         self.upload_limit = upload_limit
         self.attachment_size_limit = attachment_size_limit
-        self.initial_response_timeout = 3.0
+        self.initial_response_timeout = initial_response_timeout
         """Seconds the bot has for the initial interaction response (Discord: 3)."""
-        self.interaction_token_lifetime = 15 * 60.0
+        self.interaction_token_lifetime = interaction_token_lifetime
         """Seconds an interaction token stays valid (Discord: 15 minutes)."""
 
         self.bot_user = FakeUser(
@@ -491,8 +496,8 @@ class FakeDiscord:
         )
         self.guilds[guild.id] = guild
         self._add_channel(guild, channel_name, type=0)
-        for session in self._gateway.sessions:
-            if session.connected and session.ready and session.owns(guild):
+        for session in self._gateway.sessions_for(guild, live=False):
+            if guild.id not in session.guild_ids:
                 session.dispatch(
                     "GUILD_CREATE", self._gateway.guild_create_payload(guild, session, joined=True)
                 )
@@ -514,7 +519,7 @@ class FakeDiscord:
     def _dispatch_guild_event(
         self, guild: FakeGuild, event: str, data: dict[str, Any], intent: int = Intents.GUILDS
     ) -> None:
-        for session in self._gateway.sessions_for(guild):
+        for session in self._gateway.sessions_for(guild, live=False):
             if session.has_intent(intent):
                 session.dispatch(event, data)
 
@@ -673,7 +678,7 @@ class FakeDiscord:
         guild = self.guilds.get(message.guild_id or 0)
         if guild is None or message.ephemeral:
             return
-        for session in self._gateway.sessions_for(guild):
+        for session in self._gateway.sessions_for(guild, live=False):
             if not session.has_intent(Intents.GUILD_MESSAGES):
                 continue
             data = message.to_dict(with_guild_id=True)

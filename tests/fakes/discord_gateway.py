@@ -71,6 +71,7 @@ class GatewayConnection:
         self.frames: list[GatewayFrame] = []
         self.heartbeats = 0
         self.closed = False
+        self.closed_by_server = False
         self.close_code: int | None = None
 
     def start(self) -> None:
@@ -112,9 +113,12 @@ class GatewayConnection:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.drain(), 1.0)
         self.closed = True
+        self.closed_by_server = True
         self.close_code = code
+        # A close frame's reason is limited to 123 bytes (125 minus the status code).
+        reason = message.encode()[:123]
         with contextlib.suppress(Exception):
-            await self.ws.close(code=code, message=message.encode())
+            await self.ws.close(code=code, message=reason)
         await self.stop()
 
     async def stop(self) -> None:
@@ -194,9 +198,16 @@ class GatewayServer:
         self.fake.gateway_closes.append((code, message))
         await conn.close(code, message)
 
-    def sessions_for(self, guild: FakeGuild) -> list[GatewaySession]:
-        """Connected, ready sessions that receive ``guild``'s events."""
-        return [s for s in self.sessions if s.connected and s.ready and s.owns(guild)]
+    def sessions_for(self, guild: FakeGuild, *, live: bool = True) -> list[GatewaySession]:
+        """Sessions that receive ``guild``'s events.
+
+        ``live=True``: only connected sessions that finished READY (for interactions).
+        ``live=False``: every resumable session; events for a disconnected one are kept in
+        its history and replayed on RESUME, as Discord does.
+        """
+        if live:
+            return [s for s in self.sessions if s.connected and s.ready and s.owns(guild)]
+        return [s for s in self.sessions if not s.invalidated and s.owns(guild)]
 
     # -- handler -------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -214,17 +225,19 @@ class GatewayServer:
                 await self._reject(conn, CLOSE_INVALID_API_VERSION, "Invalid API version.")
                 return ws
             if encoding != "json":
-                msg = f"fake gateway supports encoding=json only, got encoding={encoding!r}"
+                msg = f"fake gateway supports encoding=json only, got encoding={encoding}"
                 self._protocol_error(msg)
                 await self._reject(conn, CLOSE_UNKNOWN_ERROR, msg)
                 return ws
             if compress is not None and compress != "zlib-stream":
-                msg = (
+                self._protocol_error(
                     f"fake gateway cannot do compress={compress!r} (supported: zlib-stream or "
-                    "none); uninstall 'zstandard' or add zstd support to tests/fakes"
+                    "none); discord.py picks zstd-stream when 'zstandard' is installed - "
+                    "uninstall it or add zstd support to tests/fakes/discord_gateway.py"
                 )
-                self._protocol_error(msg)
-                await self._reject(conn, CLOSE_UNKNOWN_ERROR, msg)
+                await self._reject(
+                    conn, CLOSE_UNKNOWN_ERROR, f"fake gateway: compress={compress} unsupported"
+                )
                 return ws
             conn.enqueue(
                 {
@@ -239,8 +252,12 @@ class GatewayServer:
             conn.closed = True
             conn.close_code = conn.close_code or ws.close_code
             await conn.stop()
-            if conn.session is not None and conn.session.connection is conn:
-                conn.session.connection = None
+            session = conn.session
+            if session is not None and session.connection is conn:
+                session.connection = None
+                # A client closing with 1000/1001 ends its session (no RESUME possible).
+                if not conn.closed_by_server and ws.close_code in (1000, 1001):
+                    session.invalidated = True
             self.fake._notify()
         return ws
 

@@ -1,0 +1,159 @@
+"""Moderation end to end: blocked words, the audit channel, role limits, /stats, /history."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+
+def has_image(message) -> bool:
+    return bool(message.attachments)
+
+
+async def mod_command(world, name, options=None):
+    interaction = await world.discord.invoke_command(
+        world.guild, world.channel, world.mod, name, options or {}
+    )
+    message = await interaction.wait_for_original()
+    assert interaction.ephemeral
+    return message
+
+
+async def test_blocked_words_refuse_disguised_prompts_without_calling_the_api(world):
+    answer = await mod_command(world, "moderation blocked add", {"word": "NSFW"})
+    assert "nsfw" in answer.content
+    for prompt in ["some nsfw art", "N.S.F.W poster", "nsfẃ please", "ｎｓｆｗ"]:
+        interaction = await world.imagine(prompt=prompt)
+        message = await interaction.wait_for_original()
+        assert interaction.ephemeral, prompt
+        assert "blocked" in message.content
+        assert "nsfw" not in message.content.lower(), "names no word lists"
+    assert world.api.requests == []
+    rows = await world.bot.db.fetchall("SELECT status, error_kind FROM requests")
+    assert {tuple(r) for r in rows} == {("refused", "blocked")}
+    assert len(rows) == 4
+
+    await mod_command(world, "moderation blocked add", {"word": "ass"})
+    innocent = await world.imagine(prompt="a class of assistants")
+    await innocent.wait_for_original(has_image, timeout=10)
+
+    listing = await mod_command(world, "moderation blocked list")
+    assert "`ass`" in listing.embeds[0]["description"]
+    await mod_command(world, "moderation blocked remove", {"word": "nsfw"})
+    allowed = await world.imagine(world.bob, prompt="nsfw now allowed")
+    await allowed.wait_for_original(has_image, timeout=10)
+
+
+async def test_audit_channel_gets_generations_and_blocks_without_pings(world, discord_server):
+    audit = discord_server.add_channel(world.guild, name="audit")
+    await mod_command(world, "moderation audit-channel set", {"channel": audit})
+    await mod_command(world, "moderation blocked add", {"word": "gore"})
+
+    done = await world.imagine(prompt=f"a bunny <@{world.bob.id}> @everyone")
+    result = await done.wait_for_original(has_image, timeout=10)
+    blocked = await world.imagine(prompt="lots of gore")
+    await blocked.wait_for_original()
+    posts = await discord_server.wait_until(
+        lambda: (p := discord_server.channel_messages(audit)) and len(p) >= 2 and p or None,
+        5,
+        "two audit posts",
+    )
+    generated, refused = posts
+    assert generated.embeds[0]["title"] == "Image generated"
+    assert str(result.id) in generated.embeds[0]["fields"][2]["value"]
+    assert refused.embeds[0]["title"] == "Prompt blocked"
+    for post in posts:
+        assert post.mentions == [] and not post.mention_everyone
+
+
+async def test_audit_turns_itself_off_when_forbidden_and_tells_a_moderator(world, discord_server):
+    audit = discord_server.add_channel(world.guild, name="audit", forbidden=True)
+    await mod_command(world, "moderation audit-channel set", {"channel": audit})
+    done = await world.imagine(prompt="a bunny")
+    await done.wait_for_original(has_image, timeout=10)
+    await world.wait_for_row(1, "succeeded")
+    shown = await mod_command(world, "limits show")
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Audit channel"] == "off"
+    assert "turned off" in fields["⚠️ Auditing turned itself off"]
+
+
+async def test_role_limit_raises_a_members_quota(world, discord_server):
+    patron = discord_server.add_role(world.guild, "patron", 0)
+    vip = discord_server.add_member(world.guild, "vip", roles=[patron])
+    await mod_command(world, "limits set", {"user_daily": 1})
+    answer = await mod_command(world, "limits role", {"role": patron, "user_daily": 3})
+    assert answer.mentions == [] and answer.mention_roles == []
+    for n in range(3):
+        ok = await world.imagine(vip, prompt=f"vip {n}")
+        await ok.wait_for_original(has_image, timeout=10)
+    over = await world.imagine(vip, prompt="vip 4")
+    assert "3 images" in (await over.wait_for_original()).content
+    first = await world.imagine(prompt="plain 1")
+    await first.wait_for_original(has_image, timeout=10)
+    second = await world.imagine(prompt="plain 2")
+    assert "1 images" in (await second.wait_for_original()).content
+
+    await mod_command(world, "limits role-clear", {"role": patron})
+    shown = await mod_command(world, "limits show")
+    assert "Role limits" not in {f["name"] for f in shown.embeds[0]["fields"]}
+
+
+async def test_stats_returns_an_embed_and_a_chart(world):
+    for n in range(3):
+        ok = await world.imagine(prompt=f"stat {n}")
+        await ok.wait_for_original(has_image, timeout=10)
+    for n in range(1, 4):
+        await world.wait_for_row(n, "succeeded")
+    stats = await world.discord.invoke_command(world.guild, world.channel, world.mod, "stats")
+    message = await stats.wait_for_original(lambda m: bool(m.attachments), timeout=10)
+    embed = message.embeds[0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Last 24 hours"].startswith("3 images\n1 members")
+    assert f"<@{world.alice.id}>: 3" in fields["Top members (30 days)"]
+    [chart] = message.attachments
+    image = Image.open(io.BytesIO(chart.data))
+    assert image.format == "PNG"
+    assert embed["image"]["url"] == "attachment://images-per-day.png"
+
+
+async def test_history_pages_and_guards_other_members(world):
+    for n in range(7):
+        ok = await world.imagine(prompt=f"history {n}")
+        await ok.wait_for_original(has_image, timeout=10)
+    await world.wait_for_row(7, "succeeded")
+    mine = await world.discord.invoke_command(world.guild, world.channel, world.alice, "history")
+    page = await mine.wait_for_original()
+    assert mine.ephemeral
+    names = [f["name"] for f in page.embeds[0]["fields"]]
+    assert names[0].endswith("job #7 · succeeded")
+    assert len(names) == 5
+    assert page.embeds[0]["footer"]["text"].startswith("page 1 of 2")
+    next_id = [c["custom_id"] for c in page.iter_components() if c.get("label") == "Next"][0]
+    turned = await world.discord.click_button(page, next_id, world.alice)
+    await turned.wait_for_response()
+    assert page.embeds[0]["footer"]["text"].startswith("page 2 of 2")
+    assert len(page.embeds[0]["fields"]) == 2
+
+    nosy = await world.discord.invoke_command(
+        world.guild, world.channel, world.bob, "history", {"member": world.alice}
+    )
+    assert "Manage Messages" in (await nosy.wait_for_original()).content
+    allowed = await world.discord.invoke_command(
+        world.guild, world.channel, world.mod, "history", {"member": world.alice}
+    )
+    assert "alice" in (await allowed.wait_for_original()).embeds[0]["title"]
+
+
+async def test_status_for_moderators(world):
+    ok = await world.imagine(prompt="one")
+    await ok.wait_for_original(has_image, timeout=10)
+    await world.wait_for_row(1, "succeeded")
+    status = await world.discord.invoke_command(world.guild, world.channel, world.mod, "status")
+    fields = {f["name"]: f["value"] for f in (await status.wait_for_original()).embeds[0]["fields"]}
+    assert fields["API, last hour"].startswith("1 jobs")
+    assert "errors 0%" in fields["API, last hour"]
+    assert fields["Database"].endswith("MiB")
+    member = await world.discord.invoke_command(world.guild, world.channel, world.bob, "status")
+    assert "Manage Server" in (await member.wait_for_original()).content
