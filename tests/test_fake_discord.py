@@ -231,12 +231,47 @@ async def test_resume_after_dropped_connection(fake: FakeDiscord, world: Any) ->
         async def on_shard_resumed(shard_id: int) -> None:
             resumed.set()
 
+        joined: list[int] = []
+
+        async def on_guild_join(guild: discord.Guild) -> None:
+            joined.append(guild.id)
+
         bot.add_listener(on_shard_resumed)
+        bot.add_listener(on_guild_join)
         await fake.drop_connection(0, code=4000)
+        late = fake.add_guild(name="Added while reconnecting")
         await asyncio.wait_for(resumed.wait(), 5)
         (session,) = fake.sessions
         assert session.resumes == 1
         assert session.connected
+        await fake.wait_until(lambda: late.id in joined, 2, "GUILD_CREATE delivered")
+        assert [f.payload["op"] for f in session.connection.frames if f.direction == "recv"][
+            :2
+        ] == [6, 1] or 6 in [f.payload["op"] for f in session.connection.frames]
+
+
+async def test_message_events_respect_intents(fake: FakeDiscord, world: Any) -> None:
+    guild, user = world
+    intents = discord.Intents.none()
+    intents.guild_messages = True
+    bot = make_bot(intents=intents)
+    seen: list[discord.Message] = []
+
+    async def on_message(message: discord.Message) -> None:
+        seen.append(message)
+
+    bot.add_listener(on_message)
+    async with running(bot, fake):
+        fake.post_user_message(guild.text_channel, user, "secret")
+        fake.post_user_message(guild.text_channel, user, f"hey {fake.bot_user.mention}")
+        channel = bot.get_channel(guild.text_channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        await channel.send("from the bot")
+        await fake.wait_until(lambda: len(seen) == 3, 2, "three MESSAGE_CREATEs")
+        # No MESSAGE_CONTENT intent: content is blank unless the bot wrote or was mentioned.
+        assert [m.content for m in seen] == ["", f"hey <@{fake.bot_user.id}>", "from the bot"]
+        assert seen[0].author.id == user.id
+        assert fake.identifies[-1]["intents"] == Intents.GUILDS | Intents.GUILD_MESSAGES
 
 
 # -- application commands ----------------------------------------------------------------

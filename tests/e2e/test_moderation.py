@@ -55,7 +55,7 @@ async def test_audit_channel_gets_generations_and_blocks_without_pings(world, di
     blocked = await world.imagine(prompt="lots of gore")
     await blocked.wait_for_original()
     posts = await discord_server.wait_until(
-        lambda: (p := discord_server.channel_messages(audit)) and len(p) >= 2 and p or None,
+        lambda: ((p := discord_server.channel_messages(audit)) and len(p) >= 2 and p) or None,
         5,
         "two audit posts",
     )
@@ -130,7 +130,7 @@ async def test_history_pages_and_guards_other_members(world):
     assert names[0].endswith("job #7 · succeeded")
     assert len(names) == 5
     assert page.embeds[0]["footer"]["text"].startswith("page 1 of 2")
-    next_id = [c["custom_id"] for c in page.iter_components() if c.get("label") == "Next"][0]
+    next_id = next(c["custom_id"] for c in page.iter_components() if c.get("label") == "Next")
     turned = await world.discord.click_button(page, next_id, world.alice)
     await turned.wait_for_response()
     assert page.embeds[0]["footer"]["text"].startswith("page 2 of 2")

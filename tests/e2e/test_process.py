@@ -58,7 +58,7 @@ def bot_env(discord_server, onemin, tmp_path: Path, **extra: str) -> dict[str, s
 
 
 async def test_no_configuration_exits_non_zero_naming_discord_token(tmp_path):
-    code, out, err = await run_cli(env=base_env(), cwd=tmp_path)
+    code, _out, err = await run_cli(env=base_env(), cwd=tmp_path)
     assert code != 0
     assert err.strip().splitlines() == [
         "Configuration error: DISCORD_TOKEN: is required but not set"
@@ -81,8 +81,9 @@ async def test_bad_configuration_names_the_variable_and_no_secret(tmp_path, vari
 async def test_dotenv_is_read_and_real_environment_wins(tmp_path):
     (tmp_path / ".env").write_text(f"DISCORD_TOKEN={SECRET_TOKEN}\nMAX_CONCURRENT_JOBS=nope\n")
     code, _, err = await run_cli(env=base_env(), cwd=tmp_path)
+    assert code != 0
     assert "ONEMIN_API_KEY" in err  # the token came from .env
-    code, _, err = await run_cli(
+    _, _, err = await run_cli(
         env=base_env(ONEMIN_API_KEY="k", MAX_CONCURRENT_JOBS="2"), cwd=tmp_path
     )
     assert "MAX_CONCURRENT_JOBS" not in err
@@ -158,7 +159,7 @@ async def test_process_serves_then_exits_zero_on_sigterm_keeping_queued_jobs(
 async def test_sync_forces_a_sync(discord_server, onemin, tmp_path):
     env = bot_env(discord_server, onemin, tmp_path)
     for expected in (1, 2):
-        code, out, err = await run_cli("sync", env=env, cwd=tmp_path)
+        code, _out, err = await run_cli("sync", env=env, cwd=tmp_path)
         assert code == 0, err
         assert discord_server.command_sync_count == expected
 
@@ -187,13 +188,13 @@ async def test_check_reports_token_database_and_invite(discord_server, onemin, t
 async def test_imagine_cli_and_backup(discord_server, onemin, tmp_path):
     env = bot_env(discord_server, onemin, tmp_path)
     target = tmp_path / "out.webp"
-    code, out, err = await run_cli(
+    code, _, err = await run_cli(
         "imagine", "a test image", "-o", str(target), env=env, cwd=tmp_path
     )
     assert code == 0, err
     assert target.read_bytes() == onemin.served_images[-1]
 
-    code, out, err = await run_cli("backup", str(tmp_path / "copy.sqlite3"), env=env, cwd=tmp_path)
+    code, _out, err = await run_cli("backup", str(tmp_path / "copy.sqlite3"), env=env, cwd=tmp_path)
     assert code == 0, err
     tables = (
         sqlite3.connect(tmp_path / "copy.sqlite3")
