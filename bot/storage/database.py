@@ -7,7 +7,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
-from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,12 +49,14 @@ class Database:
         self.path = path
         self._lock = asyncio.Lock()
         self._closed = False
-        self._in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
+        # The task whose transaction is open: only it may use the connection
+        # meanwhile (a ContextVar would leak into tasks created inside it).
+        self._owner: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[aiosqlite.Connection]:
         """The connection, once no other task's transaction is open."""
-        if self._in_transaction.get():
+        if self._owner is not None and self._owner is asyncio.current_task():
             yield self._conn
             return
         async with self._lock:
@@ -137,11 +138,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         """A write transaction: committed on success, rolled back on any error."""
-        if self._in_transaction.get():
+        if self._owner is not None and self._owner is asyncio.current_task():
             raise RuntimeError("transactions do not nest")
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
-            token = self._in_transaction.set(True)
+            self._owner = asyncio.current_task()
             try:
                 yield self
             except BaseException:
@@ -150,7 +151,7 @@ class Database:
             else:
                 await self._conn.execute("COMMIT")
             finally:
-                self._in_transaction.reset(token)
+                self._owner = None
 
     async def get_meta(self, key: str) -> str | None:
         """A value from the key/value ``meta`` table."""

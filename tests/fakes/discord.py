@@ -179,6 +179,8 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._waiters: list[asyncio.Future[None]] = []
+        self.poll_interval = 0.02
+        """How often ``wait_until`` re-checks predicates that the fake is not notified of."""
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -265,7 +267,11 @@ class FakeDiscord:
         timeout: float = 5.0,
         description: str = "condition",
     ) -> _T:
-        """Wait until ``predicate()`` returns something truthy (re-checked on every change)."""
+        """Wait until ``predicate()`` returns something truthy; returns that value.
+
+        Re-checked whenever the fake's state changes and every ``poll_interval`` seconds, so
+        predicates may also look at client-side state. Raises :class:`FakeDiscordTimeout`.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -277,7 +283,8 @@ class FakeDiscord:
                 raise FakeDiscordTimeout(self._timeout_message(timeout, description))
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
-            await asyncio.wait([waiter], timeout=remaining)
+            # Woken by any change in the fake; also polls, for client-side conditions.
+            await asyncio.wait([waiter], timeout=min(remaining, self.poll_interval))
 
     def _timeout_message(self, timeout: float, description: str) -> str:
         recent = "\n".join(
