@@ -25,6 +25,13 @@ class UserFacingError(app_commands.AppCommandError):
         self.message = message
 
 
+def require_guild(interaction: discord.Interaction[Any]) -> int:
+    """The server an interaction came from; a clear refusal outside servers."""
+    if interaction.guild_id is None:
+        raise UserFacingError("This command works only in a server.")
+    return interaction.guild_id
+
+
 async def reply_ephemeral(
     interaction: discord.Interaction[Any], content: str, **kwargs: Any
 ) -> None:

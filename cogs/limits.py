@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot import messages, moderation
 from bot.app import ImagineBot
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, require_guild
 from bot.limits import Limits, get_limits, relative, reset_member, set_limits, usage
 
 log = logging.getLogger(__name__)
@@ -54,15 +54,10 @@ class LimitsCog(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
 
-    def _guild_id(self, interaction: discord.Interaction[ImagineBot]) -> int:
-        if interaction.guild_id is None:
-            raise UserFacingError("This command works only in a server.")
-        return interaction.guild_id
-
     @limits.command(name="show")
     async def show(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """Show this server's image limits."""
-        guild_id = self._guild_id(interaction)
+        guild_id = require_guild(interaction)
         db = self.bot.db
         current = await get_limits(db, guild_id, self.bot.default_limits)
         embed = limits_embed(current, "Image limits for this server")
@@ -100,7 +95,7 @@ class LimitsCog(commands.Cog):
         max_queue: NonNegative | None = None,
     ) -> None:
         """Change this server's image limits."""
-        guild_id = self._guild_id(interaction)
+        guild_id = require_guild(interaction)
         changes = {
             name: value
             for name, value in {
@@ -142,7 +137,7 @@ class LimitsCog(commands.Cog):
         user_daily: NonNegative,
     ) -> None:
         """Give members with a role their own daily limit (e.g. more for boosters)."""
-        guild_id = self._guild_id(interaction)
+        guild_id = require_guild(interaction)
         await moderation.set_role_limit(self.bot.db, guild_id, role.id, user_daily)
         log.info(
             "Guild %d: role %d daily limit set to %d by user %d",
@@ -164,7 +159,7 @@ class LimitsCog(commands.Cog):
         self, interaction: discord.Interaction[ImagineBot], role: discord.Role
     ) -> None:
         """Remove a role's own daily limit."""
-        guild_id = self._guild_id(interaction)
+        guild_id = require_guild(interaction)
         if not await moderation.clear_role_limit(self.bot.db, guild_id, role.id):
             raise UserFacingError(f"{role.mention} has no limit of its own.")
         log.info(
@@ -182,7 +177,7 @@ class LimitsCog(commands.Cog):
         self, interaction: discord.Interaction[ImagineBot], user: discord.Member | discord.User
     ) -> None:
         """Forget a member's use in this server, giving them a full quota again."""
-        guild_id = self._guild_id(interaction)
+        guild_id = require_guild(interaction)
         await reset_member(self.bot.db, guild_id, user.id, by=interaction.user.id, now=time.time())
         log.info(
             "Quota of user %d reset in guild %d by user %d", user.id, guild_id, interaction.user.id
@@ -197,7 +192,7 @@ class LimitsCog(commands.Cog):
     @app_commands.guild_only()
     async def usage_(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """See how many images you and this server have left today."""
-        guild_id = self._guild_id(interaction)
+        guild_id = require_guild(interaction)
         bot = self.bot
         now = time.time()
         limits = await get_limits(bot.db, guild_id, bot.default_limits)

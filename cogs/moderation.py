@@ -11,16 +11,18 @@ from discord.ext import commands
 
 from bot import messages, moderation
 from bot.app import ImagineBot
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, require_guild
 from bot.wordfilter import normalise_word
 
 log = logging.getLogger(__name__)
 
 
-def _guild_id(interaction: discord.Interaction[ImagineBot]) -> int:
-    if interaction.guild_id is None:
-        raise UserFacingError("This command works only in a server.")
-    return interaction.guild_id
+def _entry(word: str) -> str:
+    """A blocked-word entry as stored, or a clear refusal."""
+    try:
+        return normalise_word(word)
+    except ValueError:
+        raise UserFacingError("That word has no letters or digits to match.") from None
 
 
 class ModerationCog(commands.Cog):
@@ -48,11 +50,8 @@ class ModerationCog(commands.Cog):
         self, interaction: discord.Interaction[ImagineBot], word: app_commands.Range[str, 1, 100]
     ) -> None:
         """Block a word in prompts on this server."""
-        guild_id = _guild_id(interaction)
-        try:
-            entry = normalise_word(word)
-        except ValueError:
-            raise UserFacingError("That word has no letters or digits to match.") from None
+        guild_id = require_guild(interaction)
+        entry = _entry(word)
         added = await moderation.add_blocked_word(
             self.bot.db, guild_id, entry, by=interaction.user.id, now=time.time()
         )
@@ -76,11 +75,8 @@ class ModerationCog(commands.Cog):
         self, interaction: discord.Interaction[ImagineBot], word: app_commands.Range[str, 1, 100]
     ) -> None:
         """Allow a blocked word again."""
-        guild_id = _guild_id(interaction)
-        try:
-            entry = normalise_word(word)
-        except ValueError:
-            raise UserFacingError("That word has no letters or digits to match.") from None
+        guild_id = require_guild(interaction)
+        entry = _entry(word)
         removed = await moderation.remove_blocked_word(self.bot.db, guild_id, entry)
         self.bot.word_filters.invalidate(guild_id)
         if not removed:
@@ -91,7 +87,7 @@ class ModerationCog(commands.Cog):
     @blocked.command(name="list")
     async def blocked_list(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """List this server's blocked words."""
-        guild_id = _guild_id(interaction)
+        guild_id = require_guild(interaction)
         words = await moderation.blocked_words(self.bot.db, guild_id)
         text = ", ".join(f"`{w}`" for w in words) if words else "No words are blocked."
         embed = discord.Embed(
@@ -107,7 +103,7 @@ class ModerationCog(commands.Cog):
         self, interaction: discord.Interaction[ImagineBot], channel: discord.TextChannel
     ) -> None:
         """Report every generation and blocked prompt in a channel."""
-        guild_id = _guild_id(interaction)
+        guild_id = require_guild(interaction)
         await moderation.set_audit_channel(self.bot.db, guild_id, channel.id)
         log.info(
             "Guild %d: audit channel set to %d by user %d",
@@ -123,7 +119,7 @@ class ModerationCog(commands.Cog):
     @audit.command(name="clear")
     async def audit_clear(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """Stop reporting generations."""
-        guild_id = _guild_id(interaction)
+        guild_id = require_guild(interaction)
         await moderation.set_audit_channel(self.bot.db, guild_id, None)
         log.info("Guild %d: audit channel cleared by user %d", guild_id, interaction.user.id)
         await interaction.response.send_message("Auditing is off.", ephemeral=True)

@@ -15,7 +15,7 @@ from bot import messages
 from bot.app import ImagineBot
 from bot.audit import jump_url
 from bot.charts import daily_chart
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, require_guild
 from bot.stats import health, history, images_per_day, period_stats, top_members
 from bot.storage.requests import Job
 
@@ -122,9 +122,7 @@ class StatsCog(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     async def stats(self, interaction: discord.Interaction[ImagineBot]) -> None:
         """Image statistics for this server, with a chart of the last 30 days."""
-        guild_id = interaction.guild_id
-        if guild_id is None:
-            raise UserFacingError("This command works only in a server.")
+        guild_id = require_guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         now = time.time()
         embed = discord.Embed(title="Image statistics", colour=messages.RESULT_COLOUR)
@@ -165,9 +163,7 @@ class StatsCog(commands.Cog):
         member: discord.Member | discord.User | None = None,
     ) -> None:
         """Your recent images in this server, or a member's."""
-        guild_id = interaction.guild_id
-        if guild_id is None:
-            raise UserFacingError("This command works only in a server.")
+        guild_id = require_guild(interaction)
         target = member or interaction.user
         if target.id != interaction.user.id and not interaction.permissions.manage_messages:
             raise UserFacingError(
