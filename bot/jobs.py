@@ -85,6 +85,11 @@ class JobQueue:
                     return index + 1
         return None
 
+    def busiest(self, count: int) -> list[tuple[int, int]]:
+        """The servers with the most waiting jobs: (guild id, jobs), longest first."""
+        depths = ((guild_id, len(queue)) for guild_id, queue in self._queues.items())
+        return sorted(depths, key=lambda item: -item[1])[:count]
+
     def queued_jobs(self, guild_id: int) -> list[Job]:
         """A server's waiting jobs, in order."""
         return list(self._queues.get(guild_id, ()))

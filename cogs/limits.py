@@ -199,8 +199,11 @@ class LimitsCog(commands.Cog):
         used = await usage(bot.db, guild_id, interaction.user.id, now=now)
         embed = discord.Embed(title="Your image use (last 24 hours)", colour=messages.RESULT_COLOUR)
         mine = f"**{used.user_count}** of {limits.user_daily}"
+        left = max(0, limits.user_daily - used.user_count)
         frees = used.user_frees_at()
-        if frees and used.user_count >= limits.user_daily > 0:
+        if left:
+            mine += f"\n{left} more available now"
+        elif frees and limits.user_daily > 0:
             mine += f"\nNext image frees up {relative(frees)}"
         if limits.cooldown_seconds and used.user_latest:
             ready = used.user_latest + limits.cooldown_seconds

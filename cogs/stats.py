@@ -197,6 +197,13 @@ class StatsCog(commands.Cog):
         )
         here = bot.jobs.queued_count(interaction.guild_id or 0)
         embed.add_field(name="This server's queue", value=f"{here} waiting", inline=True)
+        busiest = bot.jobs.busiest(5)
+        if busiest:
+            embed.add_field(
+                name="Longest queues",
+                value="\n".join(f"server {guild}: {n} waiting" for guild, n in busiest),
+                inline=False,
+            )
         latency = f"{recent.median_api_seconds:.1f} s" if recent.median_api_seconds else "–"
         rate = f"{recent.error_rate:.0%}" if recent.error_rate is not None else "–"
         embed.add_field(

@@ -81,3 +81,16 @@ async def test_an_unexpected_error_is_answered_with_a_reference(world, caplog, m
     reference = message.content.split("ref `")[1].split("`")[0]
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
     assert "database on fire" not in message.content
+
+
+async def test_an_ignored_aspect_ratio_is_logged_once_naming_the_field(world, caplog):
+    square = Image.new("RGB", (1024, 1024), "teal")
+    world.api.script(Scripted.with_image(square), Scripted.with_image(square))
+    with caplog.at_level(logging.WARNING, logger="bot.generation"):
+        for n in range(2):
+            interaction = await world.imagine(prompt=f"wide {n}", aspect_ratio="16:9")
+            await interaction.wait_for_original(has_image, timeout=10)
+    warnings = [r.getMessage() for r in caplog.records if "aspect ratio" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "promptObject.aspect_ratio" in warnings[0]
+    assert "1024x1024" in warnings[0]

@@ -148,6 +148,6 @@ async def test_usage_shows_the_numbers(world):
     message = await usage.wait_for_original()
     assert usage.ephemeral
     fields = {f["name"]: f["value"] for f in message.embeds[0]["fields"]}
-    assert fields["You"].startswith("**2** of 5")
+    assert fields["You"] == "**2** of 5\n3 more available now"
     assert fields["This server"].startswith("**3** of 50")
     assert fields["Your queued jobs"] == "none"
