@@ -216,9 +216,10 @@ async def admit(
     *,
     now: float | None = None,
     queue_wait: float = 60.0,
-) -> int:
-    """Check every limit and store the request as queued, atomically; return its id.
+) -> tuple[int, int]:
+    """Check every limit and store the request as queued, atomically.
 
+    Returns the new job's id and how many of the server's jobs wait ahead of it.
     Raises :class:`RefusedError` (and stores nothing) when a check fails.
     """
     now = time.time() if now is None else now
@@ -227,7 +228,8 @@ async def admit(
         refusal = check(limits, used, now=now, queue_wait=queue_wait)
         if refusal is not None:
             raise RefusedError(refusal)
-        return await requests.insert(db, request, status=Status.QUEUED, now=now)
+        job_id = await requests.insert(db, request, status=Status.QUEUED, now=now)
+        return job_id, used.queued
 
 
 async def record_refusal(db: Database, request: NewRequest, reason: str, now: float) -> None:

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot import messages, moderation
 from bot.app import ImagineBot
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, reply_ephemeral
 from bot.jobs import QueueClosedError
 from bot.limits import Limits, RefusedError, admit, get_limits, record_refusal
 from bot.storage import requests
@@ -92,23 +92,24 @@ class ImagineCog(commands.Cog):
         words = await bot.word_filters.get(interaction.guild_id)
         if words.find(prompt) is not None:
             await record_refusal(bot.db, request, "blocked", now)
+            # Answer first: the audit post is a Discord call of its own.
+            await reply_ephemeral(
+                interaction,
+                "This prompt uses a word this server's moderators have blocked. Try rewording it.",
+            )
             await bot.audit.blocked(
                 interaction.guild_id, interaction.channel_id, interaction.user.id, prompt
             )
-            raise UserFacingError(
-                "This prompt uses a word this server's moderators have blocked. Try rewording it."
-            )
+            return
         limits = await self.member_limits(interaction, interaction.guild_id)
-        queued = bot.jobs.queued_count(interaction.guild_id)
         try:
-            job_id = await admit(
+            job_id, ahead = await admit(
                 bot.db, request, limits, now=now, queue_wait=bot.jobs.estimated_wait(1)
             )
         except RefusedError as refused:
             await record_refusal(bot.db, request, refused.refusal.limit.value, now)
             raise UserFacingError(refused.refusal.message) from None
-        position = queued + 1
-        text = bot.progress.text_for(position)
+        text = bot.progress.text_for(ahead + 1)
         try:
             callback = await interaction.response.send_message(
                 text, view=queued_view(job_id), allowed_mentions=messages.NO_PINGS

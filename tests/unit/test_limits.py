@@ -114,8 +114,8 @@ async def test_settings_fall_back_to_defaults_and_persist(db):
 
 async def test_admit_stores_or_refuses_and_reset_forgets(db):
     limits = Limits(user_daily=2, guild_daily=10, cooldown_seconds=0, max_queue=5)
-    await admit(db, req(), limits, now=NOW)
-    await admit(db, req(), limits, now=NOW + 1)
+    assert (await admit(db, req(), limits, now=NOW))[1] == 0
+    assert (await admit(db, req(), limits, now=NOW + 1))[1] == 1  # one waits ahead
     with pytest.raises(RefusedError) as info:
         await admit(db, req(), limits, now=NOW + 2)
     assert info.value.refusal.limit is Limit.USER_DAILY
@@ -135,7 +135,7 @@ async def test_simultaneous_requests_for_the_last_slot_give_one_job(db):
     results = await asyncio.gather(
         *(admit(db, req(user=u), limits, now=NOW) for u in range(8)), return_exceptions=True
     )
-    accepted = [r for r in results if isinstance(r, int)]
+    accepted = [r for r in results if isinstance(r, tuple)]
     assert len(accepted) == 1
-    assert all(isinstance(r, RefusedError) for r in results if not isinstance(r, int))
+    assert all(isinstance(r, RefusedError) for r in results if not isinstance(r, tuple))
     assert len(await db.fetchall("SELECT id FROM requests")) == 1
