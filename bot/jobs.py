@@ -166,7 +166,6 @@ class JobQueue:
         self._wakeup.set()
         if not self._workers:
             return
-        running = list(self._running)
         done, pending = await asyncio.wait(self._workers, timeout=grace)
         for task in pending:
             task.cancel()
@@ -175,9 +174,6 @@ class JobQueue:
             if not task.cancelled() and task.exception():
                 log.error("Worker ended with an error", exc_info=task.exception())
         self._workers.clear()
-        for job_id in running:
-            if job_id in self._running:
-                self._running.pop(job_id)
         if pending:
             log.warning("%d running job(s) did not finish in time; requeued", len(pending))
 
