@@ -23,7 +23,7 @@ from bot.audit import Auditor
 from bot.config import Settings
 from bot.errors import ImagineTree
 from bot.generation import JobRunner
-from bot.jobs import JobQueue
+from bot.jobs import ApiDone, JobQueue
 from bot.limits import Limits
 from bot.moderation import WordFilters
 from bot.onemin import OneMinClient
@@ -159,10 +159,10 @@ class ImagineBot(commands.AutoShardedBot):
             self.jobs.start()
             self.retention.start()
 
-    async def _run_job(self, job: Job) -> None:
+    async def _run_job(self, job: Job, api_done: ApiDone) -> None:
         # The runner owns the member's message from here on.
         self.progress.forget(job.id)
-        await self.runner(job)
+        await self.runner(job, api_done)
 
     async def launch_shards(self) -> None:
         """Connect to the gateway address ``/gateway/bot`` gives, also after a reconnect.

@@ -66,16 +66,28 @@ class JobRunner:
         self._audit = audit
         self._warned_ratio = False
 
-    async def __call__(self, job: Job) -> None:
-        """Run ``job`` to the end; every expected failure is stored and shown, never raised."""
+    async def __call__(self, job: Job, api_done: Callable[[], None] = lambda: None) -> None:
+        """Run ``job`` to the end; every expected failure is stored and shown, never raised.
+
+        ``api_done`` is called as soon as the API call has ended, freeing its slot
+        for the next job while this one downloads and posts its image.
+        """
         started = time.time()
         await requests.mark_running(self._db, job.id, now=started)
-        await self.show_progress(job, messages.queued_text(0), clear_buttons=True)
+        # The "generating" edit runs beside the API call rather than before it;
+        # it is awaited before the outcome is posted, so it can never land last.
+        progress = asyncio.create_task(
+            self.show_progress(job, messages.queued_text(0), clear_buttons=True)
+        )
         try:
-            image = await self._generate(job)
+            image = await self._generate(job, api_done)
         except (OneMinError, ImageError) as exc:
+            await progress
             await self._fail(job, exc.kind, exc.user_message, exc.detail, started)
             return
+        finally:
+            if not progress.done():
+                await asyncio.wait({progress})
         seconds = time.time() - started
         filename = f"imagine-{job.id}.{image.extension}"
         embed = messages.result_embed(
@@ -124,11 +136,12 @@ class JobRunner:
             len(image.data),
         )
 
-    async def _generate(self, job: Job) -> FetchedImage:
+    async def _generate(self, job: Job, api_done: Callable[[], None]) -> FetchedImage:
         began = time.monotonic()
         try:
             generation = await self._api.generate(job.prompt, job.aspect_ratio)
         finally:
+            api_done()
             await requests.update(self._db, job.id, api_seconds=time.monotonic() - began)
         image = await download_image(
             self._session,

@@ -4,6 +4,12 @@ The database is the truth; this is only an in-memory index of its queued
 rows, rebuilt at start (:meth:`JobQueue.restore`). Taking servers in turn
 means a busy server cannot starve a quiet one, while a server alone in the
 queue still gets every worker.
+
+``workers`` bounds the API calls in flight (``MAX_CONCURRENT_JOBS``). A job
+gives its API slot back as soon as its API call has ended (the runner calls
+``api_done``), so fetching and posting one image overlaps the next call
+instead of leaving the API idle. Jobs past their API call are bounded too
+(``workers`` more), which caps the images held in memory.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from bot.storage.requests import Job, Status
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[Job], Awaitable[None]]
+ApiDone = Callable[[], None]
+Runner = Callable[[Job, ApiDone], Awaitable[None]]
 PositionListener = Callable[[int], None]
 
 # Until jobs have been timed, assume this many seconds per job for estimates.
@@ -51,7 +58,10 @@ class JobQueue:
         self._serial = 0
         self._running: dict[int, Job] = {}
         self._wakeup = asyncio.Event()
-        self._workers: list[asyncio.Task[None]] = []
+        self._api_slots = asyncio.Semaphore(workers)
+        self._job_slots = asyncio.Semaphore(2 * workers)
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._accepting = True
         self._listeners: list[PositionListener] = []
         self.average_seconds = INITIAL_JOB_SECONDS
@@ -152,9 +162,8 @@ class JobQueue:
         return restored
 
     def start(self) -> None:
-        """Start the worker tasks."""
-        for n in range(self._worker_count):
-            self._workers.append(asyncio.create_task(self._work(), name=f"imagine-worker-{n}"))
+        """Start handing jobs to the runner."""
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="imagine-dispatcher")
 
     async def stop(self, grace: float) -> None:
         """Take no new jobs; let running ones finish for ``grace`` seconds; leave the rest queued.
@@ -164,16 +173,16 @@ class JobQueue:
         """
         self._accepting = False
         self._wakeup.set()
-        if not self._workers:
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+            self._dispatcher = None
+        if not self._tasks:
             return
-        done, pending = await asyncio.wait(self._workers, timeout=grace)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and task.exception():
-                log.error("Worker ended with an error", exc_info=task.exception())
-        self._workers.clear()
         if pending:
             log.warning("%d running job(s) did not finish in time; requeued", len(pending))
 
@@ -205,34 +214,56 @@ class JobQueue:
             except Exception:
                 log.exception("Queue position listener failed")
 
-    async def _work(self) -> None:
-        while self._accepting:
+    async def _next_job(self) -> Job | None:
+        """Wait for a job to take; None once the queue stops accepting."""
+        while True:
             job = self._take()
+            if job is not None or not self._accepting:
+                return job
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def _dispatch(self) -> None:
+        while self._accepting:
+            await self._job_slots.acquire()
+            await self._api_slots.acquire()
+            job = await self._next_job()
             if job is None:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
+                self._api_slots.release()
+                self._job_slots.release()
+                return
             self._running[job.id] = job
-            began = time.monotonic()
-            try:
-                await self._run_one(job)
-                elapsed = time.monotonic() - began
-                self.average_seconds += AVERAGE_WEIGHT * (elapsed - self.average_seconds)
-            finally:
-                self._running.pop(job.id, None)
-                self._notify(job.guild_id)
+            task = asyncio.create_task(self._run_one(job), name=f"imagine-job-{job.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _run_one(self, job: Job) -> None:
+        released = False
+
+        def api_done() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._api_slots.release()
+
+        began = time.monotonic()
         try:
-            await self._runner(job)
+            await self._runner(job, api_done)
+            elapsed = time.monotonic() - began
+            self.average_seconds += AVERAGE_WEIGHT * (elapsed - self.average_seconds)
         except asyncio.CancelledError:
             # Shutdown cut it off: leave it queued for the next start.
             await asyncio.shield(requests.update(self._db, job.id, status=Status.QUEUED.value))
             raise
         except Exception:
             # The runner handles every expected failure itself; this is a bug,
-            # and one bad job must not take a worker down with it.
+            # and one bad job must not take the queue down with it.
             log.exception("Job %d crashed", job.id)
             await requests.mark_failed(
                 self._db, job.id, now=time.time(), kind="internal", detail="unexpected error"
             )
+        finally:
+            api_done()
+            self._job_slots.release()
+            self._running.pop(job.id, None)
+            self._notify(job.guild_id)

@@ -27,13 +27,15 @@ class Recorder:
         self.in_flight = 0
         self.max_in_flight = 0
 
-    async def __call__(self, job):
+    async def __call__(self, job, api_done):
         await requests.mark_running(self.db, job.id, now=1.0)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.order.append((job.guild_id, job.prompt))
-        await asyncio.sleep(self.delay)
+        await asyncio.sleep(self.delay)  # the "API call"
         self.in_flight -= 1
+        api_done()
+        await asyncio.sleep(self.delay)  # delivery, outside the API bound
         await requests.update(self.db, job.id, status="succeeded")
 
 
@@ -109,7 +111,7 @@ async def test_restore_requeues_interrupted_jobs_once(db):
 async def test_stop_refuses_new_jobs_and_requeues_cut_off_ones(db):
     started = asyncio.Event()
 
-    async def slow(job):
+    async def slow(job, api_done):
         await requests.mark_running(db, job.id, now=1.0)
         started.set()
         await asyncio.sleep(10)
