@@ -102,14 +102,17 @@ async def test_prompt_mentions_ping_no_one(world):
     prompt = f"@everyone @here <@{world.bob.id}> <@&{world.guild.id}> party"
     interaction = await world.imagine(prompt=prompt)
     message = await interaction.wait_for_original(has_image, timeout=10)
+    # What Discord resolved: nobody was mentioned.
     assert not message.mention_everyone
     assert message.mentions == []
     assert message.mention_roles == []
+    # And every message payload the bot sent forbade all mentions.
+    payloads = []
     for request in world.discord.requests:
-        body = request.json if isinstance(request.json, dict) else None
-        if body and ("content" in body or "embeds" in body):
-            mentions = body.get("allowed_mentions", body.get("data", {}).get("allowed_mentions"))
-            if "data" in body:
-                mentions = body["data"].get("allowed_mentions")
-            assert mentions is not None, request.path
-            assert mentions.get("parse") == []
+        body = request.json if isinstance(request.json, dict) else {}
+        if request.route.endswith("/callback"):
+            body = body.get("data") or {}
+        if "content" in body or "embeds" in body:
+            payloads.append(body)
+    assert len(payloads) >= 2  # the queued answer and the result
+    assert all(p.get("allowed_mentions") == {"parse": []} for p in payloads), payloads
