@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.errors import ImagineTree
 from bot.generation import JobRunner
 from bot.jobs import ApiDone, JobQueue
-from bot.limits import Limits
+from bot.limits import GuildLimits, Limits
 from bot.moderation import WordFilters
 from bot.onemin import OneMinClient
 from bot.progress import ProgressUpdater
@@ -85,6 +85,7 @@ class ImagineBot(commands.AutoShardedBot):
     runner: JobRunner
     audit: Auditor
     word_filters: WordFilters
+    guild_limits: GuildLimits
     progress: ProgressUpdater
     retention: RetentionTask
 
@@ -136,6 +137,7 @@ class ImagineBot(commands.AutoShardedBot):
         )
         self.audit = Auditor(self, self.db)
         self.word_filters = WordFilters(self.db)
+        self.guild_limits = GuildLimits(self.db, self.default_limits)
         self.runner = JobRunner(
             client=self,
             db=self.db,

@@ -8,10 +8,13 @@ cannot both take the last slot.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
+from bot import moderation
 from bot.storage import requests
 from bot.storage.database import Database
 from bot.storage.requests import NewRequest, Status
@@ -29,7 +32,9 @@ SELECT count(*) AS user_count, min(created_at) AS user_oldest, max(created_at) A
      WHERE guild_id = :guild AND created_at > :since
        AND status IN ('queued', 'running', 'succeeded')) AS guild_oldest,
     (SELECT count(*) FROM requests
-     WHERE guild_id = :guild AND status = 'queued') AS queued
+     WHERE guild_id = :guild AND status = 'queued') AS queued,
+    (SELECT count(*) FROM requests
+     WHERE guild_id = :guild AND created_at > :since) AS guild_rows
 FROM requests
 WHERE guild_id = :guild AND user_id = :user
   AND created_at > max(:since, coalesce(
@@ -88,6 +93,7 @@ class Usage:
     guild_count: int
     guild_oldest: float | None
     queued: int
+    guild_rows: int = 0  # every request of the server in the window, refused ones too
 
     def user_frees_at(self) -> float | None:
         """When the member's oldest charged request leaves the 24 h window."""
@@ -158,6 +164,7 @@ async def usage(db: Database, guild_id: int, user_id: int, *, now: float) -> Usa
         guild_count=row["guild_count"],
         guild_oldest=row["guild_oldest"],
         queued=row["queued"],
+        guild_rows=row["guild_rows"],
     )
 
 
@@ -209,6 +216,26 @@ def check(limits: Limits, used: Usage, *, now: float, queue_wait: float = 60.0) 
     return None
 
 
+# Stores a request only if no other request of the server was stored since the
+# check read its counts: then the check and the insert act as one atomic step,
+# without a transaction held open across awaits (which would queue every other
+# request behind this one's round trips). The window start is a parameter, not
+# the clock, so only new rows can change the count it compares.
+_GUARDED_INSERT_SQL = """
+INSERT INTO requests (guild_id, channel_id, user_id, prompt, aspect_ratio, status, created_at,
+                      application_id, interaction_id, interaction_token, attachment_limit)
+SELECT :guild, :channel, :user, :prompt, :ratio, 'queued', :now,
+       :application, :interaction, :token, :attachment_limit
+WHERE (SELECT count(*) FROM requests
+       WHERE guild_id = :guild AND created_at > :since) = :guild_rows
+RETURNING id
+"""
+
+# Simultaneous requests in one server can each see the other's row appear;
+# the loser simply checks again.
+_ADMIT_ATTEMPTS = 50
+
+
 async def admit(
     db: Database,
     request: NewRequest,
@@ -223,16 +250,77 @@ async def admit(
     Raises :class:`RefusedError` (and stores nothing) when a check fails.
     """
     now = time.time() if now is None else now
-    async with db.transaction():
+    for _ in range(_ADMIT_ATTEMPTS):
         used = await usage(db, request.guild_id, request.user_id, now=now)
         refusal = check(limits, used, now=now, queue_wait=queue_wait)
         if refusal is not None:
             raise RefusedError(refusal)
-        job_id = await requests.insert(db, request, status=Status.QUEUED, now=now)
-        return job_id, used.queued
+        row = await db.fetchone(
+            _GUARDED_INSERT_SQL,
+            {
+                "guild": request.guild_id,
+                "channel": request.channel_id,
+                "user": request.user_id,
+                "prompt": request.prompt,
+                "ratio": request.aspect_ratio,
+                "now": now,
+                "application": request.application_id,
+                "interaction": request.interaction_id,
+                "token": request.interaction_token,
+                "attachment_limit": request.attachment_limit,
+                "since": now - DAY,
+                "guild_rows": used.guild_rows,
+            },
+        )
+        if row is not None:
+            return int(row["id"]), used.queued
+        await asyncio.sleep(0)  # let the request that won go on first
+    # Only a server flooded with simultaneous requests gets here.
+    raise RefusedError(
+        Refusal(Limit.QUEUE_FULL, now + 5, "The bot is very busy right now; try again in a moment.")
+    )
 
 
 async def record_refusal(db: Database, request: NewRequest, reason: str, now: float) -> None:
     """Keep a refused attempt in the usage log with why (it is never charged)."""
     job_id = await requests.insert(db, request, status=Status.REFUSED, now=now)
     await requests.update(db, job_id, error_kind=reason, interaction_token=None, finished_at=now)
+
+
+class GuildLimits:
+    """Each server's limits and role limits, read once and kept until changed.
+
+    Every /imagine needs them before it can answer; the database is read only
+    the first time and after a moderator changes them (:meth:`invalidate`).
+    """
+
+    def __init__(self, db: Database, defaults: Limits) -> None:
+        self._db = db
+        self._defaults = defaults
+        self._cache: dict[int, tuple[Limits, dict[int, int]]] = {}
+
+    async def _load(self, guild_id: int) -> tuple[Limits, dict[int, int]]:
+        found = self._cache.get(guild_id)
+        if found is None:
+            found = (
+                await get_limits(self._db, guild_id, self._defaults),
+                await moderation.role_limits(self._db, guild_id),
+            )
+            self._cache[guild_id] = found
+        return found
+
+    async def server(self, guild_id: int) -> Limits:
+        """The server's limits."""
+        return (await self._load(guild_id))[0]
+
+    async def for_member(self, guild_id: int, role_ids: Iterable[int]) -> Limits:
+        """The server's limits with the member's daily limit raised by their roles."""
+        limits, roles = await self._load(guild_id)
+        best = max((roles[r] for r in role_ids if r in roles), default=None)
+        if best is not None and best > limits.user_daily:
+            limits = replace(limits, user_daily=best)
+        return limits
+
+    def invalidate(self, guild_id: int) -> None:
+        """A moderator changed the server's limits."""
+        self._cache.pop(guild_id, None)

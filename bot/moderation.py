@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from bot.storage.database import Database
 from bot.wordfilter import WordFilter
 
@@ -65,16 +63,6 @@ async def role_limits(db: Database, guild_id: int) -> dict[int, int]:
         "SELECT role_id, user_daily FROM role_limits WHERE guild_id = ?", (guild_id,)
     )
     return {r["role_id"]: r["user_daily"] for r in rows}
-
-
-async def best_role_limit(db: Database, guild_id: int, role_ids: Iterable[int]) -> int | None:
-    """The highest daily limit among a member's roles, or None if none has one."""
-    ids = list(role_ids)
-    if not ids:
-        return None
-    limits = await role_limits(db, guild_id)
-    found = [limits[r] for r in ids if r in limits]
-    return max(found) if found else None
 
 
 async def audit_channel(db: Database, guild_id: int) -> tuple[int | None, str | None]:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages, moderation
+from bot import messages
 from bot.app import ImagineBot
 from bot.errors import UserFacingError, reply_ephemeral
 from bot.jobs import QueueClosedError
-from bot.limits import Limits, RefusedError, admit, get_limits, record_refusal
+from bot.limits import RefusedError, admit, record_refusal
 from bot.storage import requests
 from bot.storage.requests import NewRequest, Status
 from cogs.imagine_views import ASPECT_RATIOS, DYNAMIC_ITEMS, queued_view, result_view
@@ -47,17 +46,6 @@ class ImagineCog(commands.Cog):
     ) -> None:
         """Create an image from a text prompt."""
         await self.submit(interaction, prompt, aspect_ratio.value if aspect_ratio else None)
-
-    async def member_limits(
-        self, interaction: discord.Interaction[ImagineBot], guild_id: int
-    ) -> Limits:
-        """The server's limits, with the member's daily limit raised by their roles."""
-        limits = await get_limits(self.bot.db, guild_id, self.bot.default_limits)
-        roles = [r.id for r in getattr(interaction.user, "roles", ())]
-        best = await moderation.best_role_limit(self.bot.db, guild_id, roles)
-        if best is not None and best > limits.user_daily:
-            limits = replace(limits, user_daily=best)
-        return limits
 
     async def submit(
         self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
@@ -101,7 +89,8 @@ class ImagineCog(commands.Cog):
                 interaction.guild_id, interaction.channel_id, interaction.user.id, prompt
             )
             return
-        limits = await self.member_limits(interaction, interaction.guild_id)
+        roles = [role.id for role in getattr(interaction.user, "roles", ())]
+        limits = await bot.guild_limits.for_member(interaction.guild_id, roles)
         try:
             job_id, ahead = await admit(
                 bot.db, request, limits, now=now, queue_wait=bot.jobs.estimated_wait(1)

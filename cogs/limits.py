@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot import messages, moderation
 from bot.app import ImagineBot
 from bot.errors import UserFacingError, require_guild
-from bot.limits import Limits, get_limits, relative, reset_member, set_limits, usage
+from bot.limits import Limits, relative, reset_member, set_limits, usage
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class LimitsCog(commands.Cog):
         """Show this server's image limits."""
         guild_id = require_guild(interaction)
         db = self.bot.db
-        current = await get_limits(db, guild_id, self.bot.default_limits)
+        current = await self.bot.guild_limits.server(guild_id)
         embed = limits_embed(current, "Image limits for this server")
         roles = await moderation.role_limits(db, guild_id)
         if roles:
@@ -114,13 +114,14 @@ class LimitsCog(commands.Cog):
         if any(v < 0 for v in changes.values()):
             raise UserFacingError("Limits are whole numbers, 0 or more.")
         await set_limits(self.bot.db, guild_id, changes, by=interaction.user.id, now=time.time())
+        self.bot.guild_limits.invalidate(guild_id)
         log.info(
             "Limits changed in guild %d by user %d: %s",
             guild_id,
             interaction.user.id,
             ", ".join(f"{k}={v}" for k, v in changes.items()),
         )
-        current = await get_limits(self.bot.db, guild_id, self.bot.default_limits)
+        current = await self.bot.guild_limits.server(guild_id)
         await interaction.response.send_message(
             embed=limits_embed(current, "Limits updated"), ephemeral=True
         )
@@ -139,6 +140,7 @@ class LimitsCog(commands.Cog):
         """Give members with a role their own daily limit (e.g. more for boosters)."""
         guild_id = require_guild(interaction)
         await moderation.set_role_limit(self.bot.db, guild_id, role.id, user_daily)
+        self.bot.guild_limits.invalidate(guild_id)
         log.info(
             "Guild %d: role %d daily limit set to %d by user %d",
             guild_id,
@@ -160,7 +162,9 @@ class LimitsCog(commands.Cog):
     ) -> None:
         """Remove a role's own daily limit."""
         guild_id = require_guild(interaction)
-        if not await moderation.clear_role_limit(self.bot.db, guild_id, role.id):
+        cleared = await moderation.clear_role_limit(self.bot.db, guild_id, role.id)
+        self.bot.guild_limits.invalidate(guild_id)
+        if not cleared:
             raise UserFacingError(f"{role.mention} has no limit of its own.")
         log.info(
             "Guild %d: role %d limit cleared by user %d", guild_id, role.id, interaction.user.id
@@ -195,7 +199,8 @@ class LimitsCog(commands.Cog):
         guild_id = require_guild(interaction)
         bot = self.bot
         now = time.time()
-        limits = await get_limits(bot.db, guild_id, bot.default_limits)
+        roles = [role.id for role in getattr(interaction.user, "roles", ())]
+        limits = await bot.guild_limits.for_member(guild_id, roles)
         used = await usage(bot.db, guild_id, interaction.user.id, now=now)
         embed = discord.Embed(title="Your image use (last 24 hours)", colour=messages.RESULT_COLOUR)
         mine = f"**{used.user_count}** of {limits.user_daily}"

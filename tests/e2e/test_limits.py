@@ -12,6 +12,14 @@ def has_image(message) -> bool:
     return bool(message.attachments)
 
 
+async def set_limits(world, options) -> None:
+    """Run /limits set as the moderator and wait for its answer."""
+    interaction = await world.discord.invoke_command(
+        world.guild, world.channel, world.mod, "limits set", options
+    )
+    await interaction.wait_for_original()
+
+
 async def refused_text(interaction) -> str:
     callback = await interaction.wait_for_response()
     assert callback.ephemeral, "refusals are private"
@@ -46,9 +54,7 @@ async def test_user_daily_limit_set_by_a_moderator(world):
 
 
 async def test_failed_generation_is_not_charged(world):
-    await world.discord.invoke_command(
-        world.guild, world.channel, world.mod, "limits set", {"user_daily": 1}
-    )
+    await set_limits(world, {"user_daily": 1})
     world.api.script(Scripted.error(500), Scripted.error(500), Scripted.error(500))
     failed = await world.imagine(prompt="unlucky")
     await world.wait_for_row(1, "failed")
@@ -58,9 +64,7 @@ async def test_failed_generation_is_not_charged(world):
 
 
 async def test_cooldown_refuses_then_allows(world):
-    await world.discord.invoke_command(
-        world.guild, world.channel, world.mod, "limits set", {"cooldown_seconds": 1}
-    )
+    await set_limits(world, {"cooldown_seconds": 1})
     first = await world.imagine(prompt="one")
     await first.wait_for_response()
     second = await world.imagine(prompt="two")
@@ -71,17 +75,13 @@ async def test_cooldown_refuses_then_allows(world):
 
 
 async def test_guild_daily_and_zero_limits_refuse(world):
-    await world.discord.invoke_command(
-        world.guild, world.channel, world.mod, "limits set", {"guild_daily": 1}
-    )
+    await set_limits(world, {"guild_daily": 1})
     ok = await world.imagine(prompt="only one")
     await ok.wait_for_original(has_image, timeout=10)
     refused = await world.imagine(world.bob, prompt="two")
     assert "This server has used its 1 images" in await refused_text(refused)
 
-    await world.discord.invoke_command(
-        world.guild, world.channel, world.mod, "limits set", {"guild_daily": 0}
-    )
+    await set_limits(world, {"guild_daily": 0})
     off = await world.imagine(world.bob, prompt="three")
     assert "turned off" in await refused_text(off)
 
@@ -101,9 +101,7 @@ async def test_set_needs_an_option_and_members_cannot_use_limits(world):
 
 
 async def test_simultaneous_requests_for_the_last_slot_give_one_job(world):
-    await world.discord.invoke_command(
-        world.guild, world.channel, world.mod, "limits set", {"guild_daily": 1}
-    )
+    await set_limits(world, {"guild_daily": 1})
     world.api.latency = 0.3
     members = [world.discord.add_member(world.guild, f"m{n}") for n in range(5)]
     interactions = await asyncio.gather(
@@ -116,9 +114,7 @@ async def test_simultaneous_requests_for_the_last_slot_give_one_job(world):
 
 
 async def test_settings_and_usage_survive_a_restart_and_reset_restores(world):
-    await world.discord.invoke_command(
-        world.guild, world.channel, world.mod, "limits set", {"user_daily": 1}
-    )
+    await set_limits(world, {"user_daily": 1})
     done = await world.imagine(prompt="before restart")
     await done.wait_for_original(has_image, timeout=10)
     await world.wait_for_row(1, "succeeded")
@@ -136,9 +132,7 @@ async def test_settings_and_usage_survive_a_restart_and_reset_restores(world):
 
 
 async def test_usage_shows_the_numbers(world):
-    await world.discord.invoke_command(
-        world.guild, world.channel, world.mod, "limits set", {"user_daily": 5, "guild_daily": 50}
-    )
+    await set_limits(world, {"user_daily": 5, "guild_daily": 50})
     for n in range(2):
         done = await world.imagine(prompt=f"n{n}")
         await done.wait_for_original(has_image, timeout=10)
