@@ -8,7 +8,6 @@ cannot both take the last slot.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
@@ -32,9 +31,7 @@ SELECT count(*) AS user_count, min(created_at) AS user_oldest, max(created_at) A
      WHERE guild_id = :guild AND created_at > :since
        AND status IN ('queued', 'running', 'succeeded')) AS guild_oldest,
     (SELECT count(*) FROM requests
-     WHERE guild_id = :guild AND status = 'queued') AS queued,
-    (SELECT count(*) FROM requests
-     WHERE guild_id = :guild AND created_at > :since) AS guild_rows
+     WHERE guild_id = :guild AND status = 'queued') AS queued
 FROM requests
 WHERE guild_id = :guild AND user_id = :user
   AND created_at > max(:since, coalesce(
@@ -93,7 +90,6 @@ class Usage:
     guild_count: int
     guild_oldest: float | None
     queued: int
-    guild_rows: int = 0  # every request of the server in the window, refused ones too
 
     def user_frees_at(self) -> float | None:
         """When the member's oldest charged request leaves the 24 h window."""
@@ -164,7 +160,6 @@ async def usage(db: Database, guild_id: int, user_id: int, *, now: float) -> Usa
         guild_count=row["guild_count"],
         guild_oldest=row["guild_oldest"],
         queued=row["queued"],
-        guild_rows=row["guild_rows"],
     )
 
 
@@ -216,24 +211,41 @@ def check(limits: Limits, used: Usage, *, now: float, queue_wait: float = 60.0) 
     return None
 
 
-# Stores a request only if no other request of the server was stored since the
-# check read its counts: then the check and the insert act as one atomic step,
-# without a transaction held open across awaits (which would queue every other
-# request behind this one's round trips). The window start is a parameter, not
-# the clock, so only new rows can change the count it compares.
-_GUARDED_INSERT_SQL = """
+# Checks every limit and stores the request in one statement, which SQLite
+# runs atomically: two requests in the same instant cannot both take the last
+# slot, and no transaction is held open across awaits (which would queue every
+# other server's requests behind this one's round trips). The order of the
+# checks only matters for the refusal message, which check() words.
+_ADMIT_SQL = """
+WITH member_window AS (
+    SELECT max(:since, coalesce(
+        (SELECT reset_at FROM quota_resets WHERE guild_id = :guild AND user_id = :user), 0))
+        AS user_since
+)
 INSERT INTO requests (guild_id, channel_id, user_id, prompt, aspect_ratio, status, created_at,
                       application_id, interaction_id, interaction_token, attachment_limit)
 SELECT :guild, :channel, :user, :prompt, :ratio, 'queued', :now,
        :application, :interaction, :token, :attachment_limit
-WHERE (SELECT count(*) FROM requests
-       WHERE guild_id = :guild AND created_at > :since) = :guild_rows
+FROM member_window
+WHERE :guild_daily > 0 AND :user_daily > 0
+  AND (:cooldown = 0 OR coalesce(
+        (SELECT max(created_at) FROM requests
+         WHERE guild_id = :guild AND user_id = :user AND created_at > member_window.user_since
+           AND status IN ('queued', 'running', 'succeeded')), 0) + :cooldown <= :now)
+  AND (SELECT count(*) FROM requests
+       WHERE guild_id = :guild AND user_id = :user AND created_at > member_window.user_since
+         AND status IN ('queued', 'running', 'succeeded')) < :user_daily
+  AND (SELECT count(*) FROM requests
+       WHERE guild_id = :guild AND created_at > :since
+         AND status IN ('queued', 'running', 'succeeded')) < :guild_daily
+  AND (SELECT count(*) FROM requests
+       WHERE guild_id = :guild AND status = 'queued') < :max_queue
 RETURNING id
 """
 
-# Simultaneous requests in one server can each see the other's row appear;
-# the loser simply checks again.
-_ADMIT_ATTEMPTS = 50
+# When the statement refuses but a fresh check finds room (a job ended in
+# between), it is simply tried again.
+_ADMIT_ATTEMPTS = 5
 
 
 async def admit(
@@ -243,39 +255,38 @@ async def admit(
     *,
     now: float | None = None,
     queue_wait: float = 60.0,
-) -> tuple[int, int]:
-    """Check every limit and store the request as queued, atomically.
+) -> int:
+    """Check every limit and store the request as queued, atomically; return its id.
 
-    Returns the new job's id and how many of the server's jobs wait ahead of it.
     Raises :class:`RefusedError` (and stores nothing) when a check fails.
     """
     now = time.time() if now is None else now
+    params = {
+        "guild": request.guild_id,
+        "channel": request.channel_id,
+        "user": request.user_id,
+        "prompt": request.prompt,
+        "ratio": request.aspect_ratio,
+        "now": now,
+        "application": request.application_id,
+        "interaction": request.interaction_id,
+        "token": request.interaction_token,
+        "attachment_limit": request.attachment_limit,
+        "since": now - DAY,
+        "user_daily": limits.user_daily,
+        "guild_daily": limits.guild_daily,
+        "cooldown": limits.cooldown_seconds,
+        "max_queue": limits.max_queue,
+    }
     for _ in range(_ADMIT_ATTEMPTS):
+        row = await db.fetchone(_ADMIT_SQL, params)
+        if row is not None:
+            return int(row["id"])
+        # Refused: find out which limit, and when it frees up.
         used = await usage(db, request.guild_id, request.user_id, now=now)
         refusal = check(limits, used, now=now, queue_wait=queue_wait)
         if refusal is not None:
             raise RefusedError(refusal)
-        row = await db.fetchone(
-            _GUARDED_INSERT_SQL,
-            {
-                "guild": request.guild_id,
-                "channel": request.channel_id,
-                "user": request.user_id,
-                "prompt": request.prompt,
-                "ratio": request.aspect_ratio,
-                "now": now,
-                "application": request.application_id,
-                "interaction": request.interaction_id,
-                "token": request.interaction_token,
-                "attachment_limit": request.attachment_limit,
-                "since": now - DAY,
-                "guild_rows": used.guild_rows,
-            },
-        )
-        if row is not None:
-            return int(row["id"]), used.queued
-        await asyncio.sleep(0)  # let the request that won go on first
-    # Only a server flooded with simultaneous requests gets here.
     raise RefusedError(
         Refusal(Limit.QUEUE_FULL, now + 5, "The bot is very busy right now; try again in a moment.")
     )

@@ -1,9 +1,12 @@
 """Keeps each queued member's response showing its current place in the queue.
 
 Edits are coalesced per message (only the newest text is sent), never more
-than one is in flight for a message, and one message is edited at most once
-every ``min_interval`` seconds, so a busy queue stays inside Discord's rate
-limits however fast it moves.
+than one is in flight for a message, one message is edited at most once
+every ``min_interval`` seconds, and all messages together at most
+``max_rate`` times a second, so a long, busy queue stays inside Discord's
+rate limits (and leaves the bot's REST budget to new requests and results)
+however fast it moves. Under that budget a message may skip places: it
+always ends on the newest text.
 """
 
 from __future__ import annotations
@@ -25,10 +28,19 @@ Editor = Callable[[Job, str], Awaitable[None]]
 class ProgressUpdater:
     """Listens to the queue and edits responses whose position text changed."""
 
-    def __init__(self, queue: JobQueue, edit: Editor, *, min_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        edit: Editor,
+        *,
+        min_interval: float = 2.0,
+        max_rate: float = 10.0,
+    ) -> None:
         self._queue = queue
         self._edit = edit
         self._min_interval = min_interval
+        self._spacing = 1.0 / max_rate
+        self._next_edit_at = 0.0
         self._wanted: dict[int, tuple[Job, str]] = {}
         self._shown: dict[int, str] = {}
         self._last_edit: dict[int, float] = {}
@@ -74,12 +86,21 @@ class ProgressUpdater:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _take_turn(self) -> None:
+        """Wait for this edit's place under the bot-wide edit rate."""
+        now = time.monotonic()
+        turn = max(now, self._next_edit_at)
+        self._next_edit_at = turn + self._spacing
+        if turn > now:
+            await asyncio.sleep(turn - now)
+
     async def _pump(self, job_id: int) -> None:
         try:
             while job_id in self._wanted:
                 wait = self._last_edit.get(job_id, 0.0) + self._min_interval - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                await self._take_turn()
                 wanted = self._wanted.pop(job_id, None)
                 if wanted is None:
                     break

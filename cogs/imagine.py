@@ -92,13 +92,13 @@ class ImagineCog(commands.Cog):
         roles = [role.id for role in getattr(interaction.user, "roles", ())]
         limits = await bot.guild_limits.for_member(interaction.guild_id, roles)
         try:
-            job_id, ahead = await admit(
+            job_id = await admit(
                 bot.db, request, limits, now=now, queue_wait=bot.jobs.estimated_wait(1)
             )
         except RefusedError as refused:
             await record_refusal(bot.db, request, refused.refusal.limit.value, now)
             raise UserFacingError(refused.refusal.message) from None
-        text = bot.progress.text_for(ahead + 1)
+        text = bot.progress.text_for(bot.jobs.queued_count(interaction.guild_id) + 1)
         try:
             callback = await interaction.response.send_message(
                 text, view=queued_view(job_id), allowed_mentions=messages.NO_PINGS
@@ -107,9 +107,7 @@ class ImagineCog(commands.Cog):
             # The member never saw an answer: do not run (or charge) the job.
             await requests.update(self.bot.db, job_id, status=Status.CANCELLED.value)
             raise
-        await requests.update(self.bot.db, job_id, result_message_id=callback.message_id)
-        job = await requests.get(self.bot.db, job_id)
-        assert job is not None
+        job = await requests.set_response_message(bot.db, job_id, callback.message_id)
         bot.progress.initial(job, text)
         try:
             self.bot.jobs.enqueue(job)

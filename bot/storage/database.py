@@ -37,11 +37,12 @@ def migration_files() -> list[tuple[int, str, str]]:
 class Database:
     """A single aiosqlite connection shared by the whole bot.
 
-    aiosqlite runs every statement on one background thread. Because the
-    connection is shared, an open transaction would swallow statements other
-    tasks issue meanwhile; so a lock serialises them, and :meth:`transaction`
-    holds it (and SQLite's write lock, ``BEGIN IMMEDIATE``) throughout, so a
-    check-then-insert cannot race another one.
+    aiosqlite runs every statement, in order, on one background thread. A
+    statement needs no lock of its own: it is queued there at once. Only an
+    open transaction must keep other tasks' statements out (they would become
+    part of it); so while one is open, other tasks wait for it to end, and
+    :meth:`transaction` itself (``BEGIN IMMEDIATE``) is taken by one task at
+    a time, so a check-then-write inside it cannot race another one.
     """
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
@@ -52,15 +53,18 @@ class Database:
         # The task whose transaction is open: only it may use the connection
         # meanwhile (a ContextVar would leak into tasks created inside it).
         self._owner: asyncio.Task[Any] | None = None
+        self._no_transaction = asyncio.Event()
+        self._no_transaction.set()
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[aiosqlite.Connection]:
         """The connection, once no other task's transaction is open."""
-        if self._owner is not None and self._owner is asyncio.current_task():
-            yield self._conn
-            return
-        async with self._lock:
-            yield self._conn
+        current = asyncio.current_task()
+        while self._owner is not None and self._owner is not current:
+            await self._no_transaction.wait()
+        # No await between this check and the caller queueing its statement,
+        # so a transaction cannot begin in between.
+        yield self._conn
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -127,13 +131,15 @@ class Database:
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         """The first row of a query, or None."""
-        async with self._turn() as conn, conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         """Every row of a query."""
-        async with self._turn() as conn, conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to aiosqlite's thread: the statement runs to its end there, so
+        # no other task's statement (or transaction) can come in between.
+        async with self._turn() as conn:
+            return list(await conn.execute_fetchall(sql, params))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
@@ -141,8 +147,9 @@ class Database:
         if self._owner is not None and self._owner is asyncio.current_task():
             raise RuntimeError("transactions do not nest")
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             self._owner = asyncio.current_task()
+            self._no_transaction.clear()
+            await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self
             except BaseException:
@@ -152,6 +159,7 @@ class Database:
                 await self._conn.execute("COMMIT")
             finally:
                 self._owner = None
+                self._no_transaction.set()
 
     async def get_meta(self, key: str) -> str | None:
         """A value from the key/value ``meta`` table."""

@@ -138,6 +138,16 @@ async def update(db: Database, job_id: int, **values: Any) -> None:
     )
 
 
+async def set_response_message(db: Database, job_id: int, message_id: int | None) -> Job:
+    """Remember which message answers the member; return the whole job (one round trip)."""
+    row = await db.fetchone(
+        "UPDATE requests SET result_message_id = ? WHERE id = ? RETURNING *", (message_id, job_id)
+    )
+    if row is None:
+        raise LookupError(f"no request {job_id}")
+    return Job.from_row(row)
+
+
 async def mark_running(db: Database, job_id: int, *, now: float) -> None:
     """The job was taken by a worker."""
     await db.execute(
