@@ -114,8 +114,8 @@ async def test_settings_fall_back_to_defaults_and_persist(db):
 
 async def test_admit_stores_or_refuses_and_reset_forgets(db):
     limits = Limits(user_daily=2, guild_daily=10, cooldown_seconds=0, max_queue=5)
-    assert (await admit(db, req(), limits, now=NOW))[1] == 0
-    assert (await admit(db, req(), limits, now=NOW + 1))[1] == 1  # one waits ahead
+    first = await admit(db, req(), limits, now=NOW)
+    assert await admit(db, req(), limits, now=NOW + 1) == first + 1
     with pytest.raises(RefusedError) as info:
         await admit(db, req(), limits, now=NOW + 2)
     assert info.value.refusal.limit is Limit.USER_DAILY
@@ -135,7 +135,43 @@ async def test_simultaneous_requests_for_the_last_slot_give_one_job(db):
     results = await asyncio.gather(
         *(admit(db, req(user=u), limits, now=NOW) for u in range(8)), return_exceptions=True
     )
-    accepted = [r for r in results if isinstance(r, tuple)]
+    accepted = [r for r in results if isinstance(r, int)]
     assert len(accepted) == 1
-    assert all(isinstance(r, RefusedError) for r in results if not isinstance(r, tuple))
+    assert all(isinstance(r, RefusedError) for r in results if not isinstance(r, int))
     assert len(await db.fetchall("SELECT id FROM requests")) == 1
+
+
+@pytest.mark.parametrize(
+    ("limits", "history", "expected"),
+    [
+        (Limits(3, 10, 0, 5), [], None),
+        (Limits(3, 0, 0, 5), [], Limit.SERVER_OFF),
+        (Limits(0, 10, 0, 5), [], Limit.USER_DAILY),
+        (Limits(3, 10, 60, 5), [(1, Status.SUCCEEDED, 30)], Limit.COOLDOWN),
+        (Limits(3, 10, 60, 5), [(1, Status.SUCCEEDED, 61)], None),
+        (Limits(3, 10, 60, 5), [(1, Status.FAILED, 10)], None),  # failures are free
+        (Limits(2, 10, 0, 5), [(1, Status.SUCCEEDED, 100)] * 2, Limit.USER_DAILY),
+        (Limits(2, 10, 0, 5), [(1, Status.SUCCEEDED, DAY + 5)] * 2, None),  # out of window
+        (Limits(5, 2, 0, 5), [(2, Status.SUCCEEDED, 100)] * 2, Limit.GUILD_DAILY),
+        (Limits(5, 9, 0, 2), [(2, Status.QUEUED, 100)] * 2, Limit.QUEUE_FULL),
+        (Limits(5, 9, 0, 0), [], Limit.QUEUE_FULL),
+    ],
+)
+async def test_the_admitting_statement_agrees_with_the_checks(db, limits, history, expected):
+    for user, status, age in history:
+        await requests.insert(db, req(user=user), status=status, now=NOW - age)
+    if expected is None:
+        assert await admit(db, req(), limits, now=NOW) > 0
+    else:
+        with pytest.raises(RefusedError) as info:
+            await admit(db, req(), limits, now=NOW)
+        assert info.value.refusal.limit is expected
+
+
+async def test_a_reset_also_clears_the_cooldown(db):
+    limits = Limits(user_daily=5, guild_daily=10, cooldown_seconds=60, max_queue=5)
+    await admit(db, req(), limits, now=NOW)
+    with pytest.raises(RefusedError):
+        await admit(db, req(), limits, now=NOW + 1)
+    await reset_member(db, 100, 1, by=9, now=NOW + 2)
+    await admit(db, req(), limits, now=NOW + 3)
