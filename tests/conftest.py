@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.storage.database import Database
@@ -22,3 +23,10 @@ async def db(db_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(db_path)
     yield database
     await database.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client session, closed after the test."""
+    async with aiohttp.ClientSession() as http:
+        yield http

@@ -10,7 +10,6 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import cast
 
-import aiohttp
 import pytest
 from PIL import Image
 
@@ -35,12 +34,6 @@ async def fake() -> AsyncIterator[FakeOneMin]:
     await server.start()
     yield server
     await server.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 def png_header_only(width: int, height: int) -> bytes:

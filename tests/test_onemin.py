@@ -42,12 +42,6 @@ async def fake() -> AsyncIterator[FakeOneMin]:
     await server.close()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
 def make_client(session: aiohttp.ClientSession, base_url: str, **overrides) -> OneMinClient:
     options: dict[str, Any] = {
         "base_url": base_url,
