@@ -96,8 +96,10 @@ class ImagineCog(commands.Cog):
                 bot.db, request, limits, now=now, queue_wait=bot.jobs.estimated_wait(1)
             )
         except RefusedError as refused:
+            # Answer first, then keep the refused attempt in the usage log.
+            await reply_ephemeral(interaction, refused.refusal.message)
             await record_refusal(bot.db, request, refused.refusal.limit.value, now)
-            raise UserFacingError(refused.refusal.message) from None
+            return
         text = bot.progress.text_for(bot.jobs.queued_count(interaction.guild_id) + 1)
         try:
             callback = await interaction.response.send_message(
