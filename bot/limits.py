@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
 from bot import moderation
+from bot.cache import GuildCache
 from bot.storage import requests
 from bot.storage.database import Database
 from bot.storage.requests import NewRequest, Status
@@ -306,27 +307,21 @@ class GuildLimits:
     """
 
     def __init__(self, db: Database, defaults: Limits) -> None:
-        self._db = db
-        self._defaults = defaults
-        self._cache: dict[int, tuple[Limits, dict[int, int]]] = {}
-
-    async def _load(self, guild_id: int) -> tuple[Limits, dict[int, int]]:
-        found = self._cache.get(guild_id)
-        if found is None:
-            found = (
-                await get_limits(self._db, guild_id, self._defaults),
-                await moderation.role_limits(self._db, guild_id),
+        async def load(guild_id: int) -> tuple[Limits, dict[int, int]]:
+            return (
+                await get_limits(db, guild_id, defaults),
+                await moderation.role_limits(db, guild_id),
             )
-            self._cache[guild_id] = found
-        return found
+
+        self._cache = GuildCache(load)
 
     async def server(self, guild_id: int) -> Limits:
         """The server's limits."""
-        return (await self._load(guild_id))[0]
+        return (await self._cache.get(guild_id))[0]
 
     async def for_member(self, guild_id: int, role_ids: Iterable[int]) -> Limits:
         """The server's limits with the member's daily limit raised by their roles."""
-        limits, roles = await self._load(guild_id)
+        limits, roles = await self._cache.get(guild_id)
         best = max((roles[r] for r in role_ids if r in roles), default=None)
         if best is not None and best > limits.user_daily:
             limits = replace(limits, user_daily=best)
@@ -334,4 +329,4 @@ class GuildLimits:
 
     def invalidate(self, guild_id: int) -> None:
         """A moderator changed the server's limits."""
-        self._cache.pop(guild_id, None)
+        self._cache.invalidate(guild_id)

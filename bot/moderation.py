@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.cache import GuildCache
 from bot.storage.database import Database
 from bot.wordfilter import WordFilter
 
@@ -102,21 +103,11 @@ async def acknowledge_audit_failure(db: Database, guild_id: int) -> None:
     )
 
 
-class WordFilters:
+class WordFilters(GuildCache[WordFilter]):
     """Each server's compiled :class:`WordFilter`, built on first use and after changes."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
-        self._filters: dict[int, WordFilter] = {}
+        async def load(guild_id: int) -> WordFilter:
+            return WordFilter(await blocked_words(db, guild_id))
 
-    async def get(self, guild_id: int) -> WordFilter:
-        """The server's filter."""
-        found = self._filters.get(guild_id)
-        if found is None:
-            found = WordFilter(await blocked_words(self._db, guild_id))
-            self._filters[guild_id] = found
-        return found
-
-    def invalidate(self, guild_id: int) -> None:
-        """The server's list changed."""
-        self._filters.pop(guild_id, None)
+        super().__init__(load)

@@ -1,0 +1,40 @@
+"""GuildCache: one load per server however many ask at once; reload after invalidate."""
+
+import asyncio
+
+import pytest
+
+from bot.cache import GuildCache
+
+
+async def test_concurrent_gets_share_one_load_and_invalidate_reloads():
+    loads = []
+
+    async def load(guild_id):
+        loads.append(guild_id)
+        await asyncio.sleep(0.01)
+        return f"value {guild_id} #{len(loads)}"
+
+    cache = GuildCache(load)
+    values = await asyncio.gather(*(cache.get(1) for _ in range(50)))
+    assert set(values) == {"value 1 #1"}
+    assert loads == [1]
+    assert await cache.get(2) == "value 2 #2"
+    cache.invalidate(1)
+    assert await cache.get(1) == "value 1 #3"
+
+
+async def test_a_failed_load_is_retried_next_time():
+    attempts = 0
+
+    async def load(guild_id):
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise RuntimeError("database busy")
+        return "ok"
+
+    cache = GuildCache(load)
+    with pytest.raises(RuntimeError):
+        await cache.get(1)
+    assert await cache.get(1) == "ok"
