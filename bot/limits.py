@@ -217,16 +217,14 @@ def check(limits: Limits, used: Usage, *, now: float, queue_wait: float = 60.0) 
 # slot, and no transaction is held open across awaits (which would queue every
 # other server's requests behind this one's round trips). The order of the
 # checks only matters for the refusal message, which check() words.
-_ADMIT_SQL = """
+_ADMIT_SQL = f"""
 WITH member_window AS (
     SELECT max(:since, coalesce(
         (SELECT reset_at FROM quota_resets WHERE guild_id = :guild AND user_id = :user), 0))
         AS user_since
 )
-INSERT INTO requests (guild_id, channel_id, user_id, prompt, aspect_ratio, status, created_at,
-                      application_id, interaction_id, interaction_token, attachment_limit)
-SELECT :guild, :channel, :user, :prompt, :ratio, 'queued', :now,
-       :application, :interaction, :token, :attachment_limit
+INSERT INTO requests ({requests.INSERT_COLUMNS})
+SELECT {requests.INSERT_VALUES}
 FROM member_window
 WHERE :guild_daily > 0 AND :user_daily > 0
   AND (:cooldown = 0 OR coalesce(
@@ -242,7 +240,7 @@ WHERE :guild_daily > 0 AND :user_daily > 0
   AND (SELECT count(*) FROM requests
        WHERE guild_id = :guild AND status = 'queued') < :max_queue
 RETURNING id
-"""
+"""  # noqa: S608 - only constants are formatted in
 
 # When the statement refuses but a fresh check finds room (a job ended in
 # between), it is simply tried again.
@@ -263,16 +261,7 @@ async def admit(
     """
     now = time.time() if now is None else now
     params = {
-        "guild": request.guild_id,
-        "channel": request.channel_id,
-        "user": request.user_id,
-        "prompt": request.prompt,
-        "ratio": request.aspect_ratio,
-        "now": now,
-        "application": request.application_id,
-        "interaction": request.interaction_id,
-        "token": request.interaction_token,
-        "attachment_limit": request.attachment_limit,
+        **requests.request_params(request, status=Status.QUEUED, now=now),
         "since": now - DAY,
         "user_daily": limits.user_daily,
         "guild_daily": limits.guild_daily,

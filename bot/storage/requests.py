@@ -89,25 +89,39 @@ class Job:
         )
 
 
+# The columns a new request fills, as named parameters (see request_params).
+INSERT_COLUMNS = (
+    "guild_id, channel_id, user_id, prompt, aspect_ratio, status, created_at,"
+    " application_id, interaction_id, interaction_token, attachment_limit"
+)
+INSERT_VALUES = (
+    ":guild, :channel, :user, :prompt, :ratio, :status, :now,"
+    " :application, :interaction, :token, :attachment_limit"
+)
+
+
+def request_params(request: NewRequest, *, status: Status, now: float) -> dict[str, Any]:
+    """The named parameters of :data:`INSERT_VALUES` for ``request``."""
+    return {
+        "guild": request.guild_id,
+        "channel": request.channel_id,
+        "user": request.user_id,
+        "prompt": request.prompt,
+        "ratio": request.aspect_ratio,
+        "status": status.value,
+        "now": now,
+        "application": request.application_id,
+        "interaction": request.interaction_id,
+        "token": request.interaction_token,
+        "attachment_limit": request.attachment_limit,
+    }
+
+
 async def insert(db: Database, request: NewRequest, *, status: Status, now: float) -> int:
     """Store a new request; return its id."""
     return await db.execute(
-        "INSERT INTO requests (guild_id, channel_id, user_id, prompt, aspect_ratio, status,"
-        " created_at, application_id, interaction_id, interaction_token, attachment_limit)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            request.guild_id,
-            request.channel_id,
-            request.user_id,
-            request.prompt,
-            request.aspect_ratio,
-            status.value,
-            now,
-            request.application_id,
-            request.interaction_id,
-            request.interaction_token,
-            request.attachment_limit,
-        ),
+        f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({INSERT_VALUES})",  # noqa: S608 - constants
+        request_params(request, status=status, now=now),
     )
 
 
