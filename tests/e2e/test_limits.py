@@ -145,3 +145,22 @@ async def test_usage_shows_the_numbers(world):
     assert fields["You"] == "**2** of 5\n3 more available now"
     assert fields["This server"].startswith("**3** of 50")
     assert fields["Your queued jobs"] == "none"
+
+
+async def test_a_full_queue_refuses_and_says_when_to_try(world):
+    await world.harness.restart(MAX_CONCURRENT_JOBS="1")
+    await set_limits(world, {"max_queue": 1})
+    world.api.latency = 0.5
+    running = await world.imagine(world.alice, prompt="running")
+    await running.wait_for_response()
+    await world.wait_for_row(1, "running")
+    waiting = await world.imagine(world.bob, prompt="waiting")
+    await waiting.wait_for_response()
+    third = world.discord.add_member(world.guild, "carol")
+    refused = await world.imagine(third, prompt="no room")
+    text = await refused_text(refused)
+    assert "queue is full (1 waiting)" in text
+    assert re.search(r"<t:\d+:R>", text)
+    await waiting.wait_for_original(has_image, timeout=10)
+    prompts = [call.json["promptObject"]["prompt"] for call in world.api.requests]
+    assert "no room" not in prompts
