@@ -147,10 +147,11 @@ class StatsCog(commands.Cog):
             daily_chart, per_day, title="Images per day (UTC), last 30 days"
         )
         embed.set_image(url="attachment://images-per-day.png")
-        await interaction.followup.send(
+        # Editing the deferred answer (rather than a followup, which Discord
+        # only sometimes folds into it) leaves exactly one message.
+        await interaction.edit_original_response(
             embed=embed,
-            file=discord.File(io.BytesIO(png), filename="images-per-day.png"),
-            ephemeral=True,
+            attachments=[discord.File(io.BytesIO(png), filename="images-per-day.png")],
             allowed_mentions=messages.NO_PINGS,
         )
 
