@@ -20,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.limits import Limits, RefusedError, admit, check, usage
+from bot.limits import Limits, RefusedError, check
 from bot.storage.database import Database
-from bot.storage.requests import NewRequest
+from bot.storage.jobs import NewRequest
+from bot.storage.limits import admit, usage
 
 DAY = 86_400.0
 STATUSES = ["succeeded"] * 90 + ["failed"] * 6 + ["refused"] * 4

@@ -87,7 +87,7 @@ async def ack_ours(jobs: int, servers: int, latency: float) -> list[float]:
                 api,
                 Path(tmp) / "bot.sqlite3",
                 env={**NO_LIMITS_ENV, "MAX_CONCURRENT_JOBS": "4"},
-                options={"progress_interval": 2.0},
+                edit_interval=2.0,
             )
             await harness.start()
             try:

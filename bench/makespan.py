@@ -147,7 +147,7 @@ async def run(jobs: int, workers: int, latency: float, *, child: bool) -> dict[s
                             "MAX_CONCURRENT_JOBS": str(workers),
                             "ONEMIN_TIMEOUT_SECONDS": "60",
                         },
-                        options={"progress_interval": 2.0},
+                        edit_interval=2.0,
                     )
                     await harness.start()
                     try:

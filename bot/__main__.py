@@ -19,6 +19,7 @@ from dotenv import load_dotenv
 
 from bot.app import ImagineBot
 from bot.config import ConfigError, Settings, load_settings, log_level_number
+from bot.resources import configure_process, open_resources
 
 log = logging.getLogger("bot")
 
@@ -57,11 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
     """Run until SIGTERM/SIGINT (or, for ``sync``, until the commands are synced)."""
-    bot = ImagineBot(settings, force_sync=sync_only, start_jobs=not sync_only)
-    token = settings.discord_token.get()
+    configure_process(settings)
+    async with open_resources(settings) as resources:
+        bot = ImagineBot(settings, session=resources.session, db=resources.db)
+        return await _run(bot, settings.discord_token.get(), sync_only=sync_only)
+
+
+async def _run(bot: ImagineBot, token: str, *, sync_only: bool) -> int:
     async with bot:
         if sync_only:
             await bot.login(token)
+            await bot.sync_commands(force=True)
             return 0
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -1,15 +1,11 @@
-"""The bot: owns the HTTP session, database, API client and job queue."""
+"""The bot: holds the services it is given, loads the cogs, starts the job workers."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import logging
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any, cast
 
 import aiohttp
@@ -18,20 +14,17 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
 from bot.audit import Auditor
+from bot.cache import GuildLimits, WordFilters
 from bot.config import Settings
 from bot.errors import ImagineTree
-from bot.generation import JobRunner
-from bot.jobs import ApiDone, JobQueue
-from bot.limits import GuildLimits, Limits
-from bot.moderation import WordFilters
+from bot.jobs.buttons import DYNAMIC_ITEMS
+from bot.jobs.service import Jobs
+from bot.limits import Limits
 from bot.onemin import OneMinClient
-from bot.progress import ProgressUpdater
 from bot.retention import RetentionTask
 from bot.storage.database import Database
-from bot.storage.requests import Job
 
 log = logging.getLogger(__name__)
 
@@ -39,65 +32,23 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.limits", "cogs.moderation", "cogs.stats")
 
 COMMAND_HASH_KEY = "command_tree_hash"
-GIL_SWITCH_INTERVAL = 0.0005
-
-
-def point_rest_at(api_url: str) -> None:
-    """Send discord.py's REST calls to ``api_url``.
-
-    discord.py has no option for this: every route is built from the class
-    attribute ``Route.BASE``, so that is the one place to change.
-    """
-    Route.BASE = api_url.rstrip("/")
-
-
-class InFlight:
-    """Counts requests being admitted, so shutdown can let them finish."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @contextlib.contextmanager
-    def track(self) -> Iterator[None]:
-        """Mark one request as in flight for the duration of the block."""
-        self._count += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._count -= 1
-            if self._count == 0:
-                self._idle.set()
-
-    async def wait_idle(self, *, within: float) -> None:
-        """Wait (at most ``within`` seconds) until nothing is in flight."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), within)
 
 
 class ImagineBot(commands.AutoShardedBot):
-    """The imagine bot. Shared services are created in :meth:`setup_hook`."""
+    """The imagine bot.
 
-    session: aiohttp.ClientSession
-    db: Database
-    api: OneMinClient
-    jobs: JobQueue
-    runner: JobRunner
-    audit: Auditor
-    word_filters: WordFilters
-    guild_limits: GuildLimits
-    progress: ProgressUpdater
-    retention: RetentionTask
+    The HTTP session and the database are opened by the caller
+    (:func:`bot.resources.open_resources`) and closed by it after the bot;
+    the services built on them are made here, once, and the cogs reach them
+    through the bot.
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
-        force_sync: bool = False,
-        start_jobs: bool = True,
-        progress_interval: float = 2.0,
+        session: aiohttp.ClientSession,
+        db: Database,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -116,63 +67,47 @@ class ImagineBot(commands.AutoShardedBot):
         self.settings = settings
         self.started_at = time.time()
         self.synced_commands = False
-        self._force_sync = force_sync
-        self._start_jobs = start_jobs
-        self._progress_interval = progress_interval
-        self._services_closed = False
-        self.in_flight = InFlight()
-        point_rest_at(settings.discord_api_url)
-        # Database calls and image decoding run on threads. With Python's default
-        # 5 ms GIL switch interval, a busy event loop makes each of those threads
-        # wait up to 5 ms per hand-back, and a burst of commands then queues behind
-        # its own database work (measured: 800 /imagine at once left 520
-        # unanswered after 3 s; with 0.5 ms, none). Process-wide on purpose.
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        self.session = session
+        self.db = db
+        self.api = OneMinClient(
+            session,
+            base_url=settings.onemin_api_url,
+            api_key=settings.onemin_api_key.get(),
+            model=settings.onemin_model,
+            timeout=settings.onemin_timeout_seconds,
+        )
+        self.audit = Auditor(self, db)
+        self.word_filters = WordFilters(db)
+        self.guild_limits = GuildLimits(db, self.default_limits)
+        self.jobs = Jobs(
+            client=self,
+            db=db,
+            api=self.api,
+            session=session,
+            audit=self.audit,
+            word_filters=self.word_filters,
+            guild_limits=self.guild_limits,
+            model=settings.onemin_model,
+            max_image_bytes=settings.max_image_bytes,
+            download_timeout=settings.onemin_timeout_seconds,
+            workers=settings.max_concurrent_jobs,
+        )
+        self.retention = RetentionTask(db, retention_days=settings.retention_days)
 
     async def setup_hook(self) -> None:
-        """Open the shared services, load the cogs, sync commands, start the workers."""
-        s = self.settings
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=s.onemin_timeout_seconds, connect=10)
-        )
-        self.db = await Database.open(s.database_path)
-        self.api = OneMinClient(
-            self.session,
-            base_url=s.onemin_api_url,
-            api_key=s.onemin_api_key.get(),
-            model=s.onemin_model,
-            timeout=s.onemin_timeout_seconds,
-        )
-        self.audit = Auditor(self, self.db)
-        self.word_filters = WordFilters(self.db)
-        self.guild_limits = GuildLimits(self.db, self.default_limits)
-        self.runner = JobRunner(
-            client=self,
-            db=self.db,
-            api=self.api,
-            session=self.session,
-            model=s.onemin_model,
-            max_image_bytes=s.max_image_bytes,
-            download_timeout=s.onemin_timeout_seconds,
-            audit=self.audit,
-        )
-        self.jobs = JobQueue(self.db, self._run_job, workers=s.max_concurrent_jobs)
-        self.progress = ProgressUpdater(
-            self.jobs, self.runner.show_progress, min_interval=self._progress_interval
-        )
+        """Register the job buttons (so old messages' buttons work) and load the cogs."""
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands(force=self._force_sync)
-        self.retention = RetentionTask(self.db, retention_days=s.retention_days)
-        if self._start_jobs:
-            await self.jobs.restore()
-            self.jobs.start()
-            self.retention.start()
 
-    async def _run_job(self, job: Job, api_done: ApiDone) -> None:
-        # The runner owns the member's message from here on.
-        self.progress.forget(job.id)
-        await self.runner(job, api_done)
+    async def start(self, token: str, *, reconnect: bool = True) -> None:
+        """Log in, sync the commands if they changed, start the workers, connect."""
+        await self.login(token)
+        await self.sync_commands()
+        await self.jobs.restore()
+        self.jobs.start()
+        self.retention.start()
+        await self.connect(reconnect=reconnect)
 
     async def launch_shards(self) -> None:
         """Connect to the gateway address ``/gateway/bot`` gives, also after a reconnect.
@@ -224,31 +159,19 @@ class ImagineBot(commands.AutoShardedBot):
         return True
 
     async def close(self) -> None:
-        """Shut down in order: stop jobs, unload cogs, disconnect, close services.
+        """Shut down in order: stop jobs, stop background tasks, unload cogs, disconnect.
 
-        Safe after a start that failed half way: only what was created is closed.
+        The session and the database belong to whoever opened them; they are
+        closed after this.
         """
-        if hasattr(self, "jobs"):
-            await self.jobs.stop(self.settings.shutdown_grace_seconds)
-        # Commands already being answered finish their database work first.
-        await self.in_flight.wait_idle(within=5.0)
-        if hasattr(self, "progress"):
-            await self.progress.close()
-        if hasattr(self, "retention"):
-            await self.retention.stop()
+        await self.jobs.stop(self.settings.shutdown_grace_seconds)
+        await self.retention.stop()
         for extension in tuple(self.extensions):
             try:
                 await self.unload_extension(extension)
             except Exception:
                 log.exception("Failed to unload %s", extension)
         await super().close()
-        if self._services_closed:
-            return
-        self._services_closed = True
-        if hasattr(self, "session"):
-            await self.session.close()
-        if hasattr(self, "db"):
-            await self.db.close()
 
     async def on_ready(self) -> None:
         """Log once the gateway delivered every guild."""

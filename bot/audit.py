@@ -6,9 +6,10 @@ import logging
 
 import discord
 
-from bot import messages, moderation
+from bot import messages
+from bot.storage import moderation
 from bot.storage.database import Database
-from bot.storage.requests import Job
+from bot.storage.jobs import Job
 
 log = logging.getLogger(__name__)
 

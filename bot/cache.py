@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from typing import Generic, TypeVar
+
+from bot.limits import Limits
+from bot.storage import limits as limits_store
+from bot.storage import moderation as moderation_store
+from bot.storage.database import Database
+from bot.wordfilter import WordFilter
 
 T = TypeVar("T")
 
@@ -37,3 +44,46 @@ class GuildCache(Generic[T]):
     def invalidate(self, guild_id: int) -> None:
         """The server's value changed; the next :meth:`get` reads it again."""
         self._entries.pop(guild_id, None)
+
+
+class WordFilters(GuildCache[WordFilter]):
+    """Each server's compiled :class:`WordFilter`, built on first use and after changes."""
+
+    def __init__(self, db: Database) -> None:
+        async def load(guild_id: int) -> WordFilter:
+            return WordFilter(await moderation_store.blocked_words(db, guild_id))
+
+        super().__init__(load)
+
+
+class GuildLimits:
+    """Each server's limits and role limits, read once and kept until changed.
+
+    Every /imagine needs them before it can answer; the database is read only
+    the first time and after a moderator changes them (:meth:`invalidate`).
+    """
+
+    def __init__(self, db: Database, defaults: Limits) -> None:
+        async def load(guild_id: int) -> tuple[Limits, dict[int, int]]:
+            return (
+                await limits_store.get_limits(db, guild_id, defaults),
+                await moderation_store.role_limits(db, guild_id),
+            )
+
+        self._cache = GuildCache(load)
+
+    async def server(self, guild_id: int) -> Limits:
+        """The server's limits."""
+        return (await self._cache.get(guild_id))[0]
+
+    async def for_member(self, guild_id: int, role_ids: Iterable[int]) -> Limits:
+        """The server's limits with the member's daily limit raised by their roles."""
+        limits, roles = await self._cache.get(guild_id)
+        best = max((roles[r] for r in role_ids if r in roles), default=None)
+        if best is not None and best > limits.user_daily:
+            limits = replace(limits, user_daily=best)
+        return limits
+
+    def invalidate(self, guild_id: int) -> None:
+        """A moderator changed the server's limits."""
+        self._cache.invalidate(guild_id)

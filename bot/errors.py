@@ -43,6 +43,28 @@ async def reply_ephemeral(
         await interaction.response.send_message(content, ephemeral=True, **kwargs)
 
 
+async def report_unexpected(
+    interaction: discord.Interaction[Any], error: BaseException, where: str
+) -> None:
+    """Log an unexpected error with a reference id and give the member that id.
+
+    Used by the command tree, buttons and modals alike, so a member never sees
+    only "This interaction failed" and the operator can find the traceback.
+    """
+    reference = secrets.token_hex(4)
+    log.error("Unexpected error in %s (ref %s)", where, reference, exc_info=error)
+    await _tell(
+        interaction, f"Something went wrong on our side (ref `{reference}`). Please try again."
+    )
+
+
+async def _tell(interaction: discord.Interaction[Any], text: str) -> None:
+    try:
+        await reply_ephemeral(interaction, text)
+    except discord.HTTPException:
+        log.warning("Could not tell the member about an error: %s", text)
+
+
 class ImagineTree(app_commands.CommandTree["ImagineBot"]):
     """Command tree whose ``on_error`` answers every failure politely."""
 
@@ -53,17 +75,11 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
     ) -> None:
         """Show domain errors as they are; log anything else with a reference id."""
         if isinstance(error, UserFacingError):
-            text = error.message
+            await _tell(interaction, error.message)
         elif isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage):
-            text = str(error)
+            await _tell(interaction, str(error))
         elif isinstance(error, app_commands.CommandOnCooldown):
-            text = f"Slow down: try again in {error.retry_after:.0f} s."
+            await _tell(interaction, f"Slow down: try again in {error.retry_after:.0f} s.")
         else:
-            reference = secrets.token_hex(4)
             command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("Unexpected error in /%s (ref %s)", command, reference, exc_info=error)
-            text = f"Something went wrong on our side (ref `{reference}`). Please try again."
-        try:
-            await reply_ephemeral(interaction, text)
-        except discord.HTTPException:
-            log.warning("Could not tell the member about an error: %s", text)
+            await report_unexpected(interaction, error, f"/{command}")

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bot.jobs.errors import JobError
+
 log = logging.getLogger(__name__)
 
 # Gemini 2.5 Flash Image's output sizes, per aspect ratio (SPEC.md). The keys are
@@ -63,7 +65,7 @@ _USER_MESSAGES: Final[dict[str, str]] = {
 }
 
 
-class ImageError(Exception):
+class ImageError(JobError):
     """Fetching or fitting an image failed.
 
     ``kind`` is ``download_failed``, ``too_large`` or ``not_an_image``; ``user_message``
@@ -73,16 +75,8 @@ class ImageError(Exception):
     def __init__(
         self, kind: ImageErrorKind, detail: str, *, user_message: str | None = None
     ) -> None:
-        super().__init__(detail)
+        super().__init__(kind, user_message or _USER_MESSAGES[kind], detail)
         self.kind: ImageErrorKind = kind
-        self.detail = detail
-        self.user_message = user_message or _USER_MESSAGES[kind]
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.detail}"
-
-    def __repr__(self) -> str:
-        return f"ImageError(kind={self.kind!r}, detail={self.detail!r})"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.storage.requests import Job
+from bot.storage.jobs import Job
 
 # Embed colours: a calm blurple for results, red for errors.
 RESULT_COLOUR = discord.Colour(0x5865F2)

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.jobs.errors import JobError
+
 log = logging.getLogger(__name__)
 
 # Whether gemini-2.5-flash-image honours this is undocumented (newer Gemini models
@@ -55,7 +57,7 @@ OneMinErrorKind = Literal[
 ]
 
 
-class OneMinError(Exception):
+class OneMinError(JobError):
     """A failed image generation.
 
     ``kind`` is a stable identifier (stored in the database), ``user_message`` is
@@ -64,19 +66,14 @@ class OneMinError(Exception):
     HTTP status of the last answer, if there was one.
     """
 
-    kind: ClassVar[OneMinErrorKind]
+    kind: OneMinErrorKind
     default_user_message: ClassVar[str] = "The image service failed. Please try again later."
 
     def __init__(
         self, detail: str, *, status: int | None = None, user_message: str | None = None
     ) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(type(self).kind, user_message or self.default_user_message, detail)
         self.status = status
-        self.user_message = user_message or self.default_user_message
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.detail}"
 
     def __repr__(self) -> str:
         return (

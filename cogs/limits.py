@@ -9,10 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages, moderation
+from bot import messages
 from bot.app import ImagineBot
 from bot.errors import UserFacingError, require_guild
-from bot.limits import Limits, relative, reset_member, set_limits, usage
+from bot.limits import Limits, relative
+from bot.storage import moderation
+from bot.storage.limits import reset_member, set_limits, usage
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +224,7 @@ class LimitsCog(commands.Cog):
         embed.add_field(name="This server", value=server, inline=True)
         queued = [
             (position, job)
-            for position, job in enumerate(bot.jobs.queued_jobs(guild_id), start=1)
+            for position, job in enumerate(bot.jobs.queue.queued_jobs(guild_id), start=1)
             if job.user_id == interaction.user.id
         ]
         if queued:

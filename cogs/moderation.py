@@ -9,9 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages, moderation
+from bot import messages
 from bot.app import ImagineBot
 from bot.errors import UserFacingError, require_guild
+from bot.storage import moderation
 from bot.wordfilter import normalise_word
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from bot.app import ImagineBot
 from bot.audit import jump_url
 from bot.charts import daily_chart
 from bot.errors import UserFacingError, require_guild
-from bot.stats import health, history, images_per_day, period_stats, top_members
-from bot.storage.requests import Job
+from bot.storage.jobs import Job
+from bot.storage.stats import health, history, images_per_day, period_stats, top_members
 
 DAY = 24 * 60 * 60
 HISTORY_PAGE = 5
@@ -192,13 +192,13 @@ class StatsCog(commands.Cog):
         embed.add_field(name="Up since", value=f"<t:{int(bot.started_at)}:R>", inline=True)
         embed.add_field(
             name="Queue",
-            value=f"{bot.jobs.total_queued()} waiting, {bot.jobs.running_count()} running"
+            value=f"{bot.jobs.queue.total_queued()} waiting, {bot.jobs.running_count()} running"
             f" (of {bot.settings.max_concurrent_jobs} workers)",
             inline=True,
         )
-        here = bot.jobs.queued_count(interaction.guild_id or 0)
+        here = bot.jobs.queue.queued_count(interaction.guild_id or 0)
         embed.add_field(name="This server's queue", value=f"{here} waiting", inline=True)
-        busiest = bot.jobs.busiest(5)
+        busiest = bot.jobs.queue.busiest(5)
         if busiest:
             embed.add_field(
                 name="Longest queues",

@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import ImagineBot
 from bot.config import Settings, load_settings
+from bot.resources import configure_process, open_resources
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord_models import FakeChannel, FakeGuild, FakeUser
 from tests.fakes.onemin import FakeOneMin
@@ -52,6 +53,10 @@ class BotHarness:
     bot: ImagineBot | None = None
     task: asyncio.Task[None] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # The least time between two queue-position edits of one message (2 s in
+    # production); short so tests see positions move.
+    edit_interval: float = 0.05
+    _resources: contextlib.AsyncExitStack | None = None
 
     def settings(self) -> Settings:
         """The bot's settings: the fakes, a private database, quick timeouts."""
@@ -71,11 +76,19 @@ class BotHarness:
     async def start(self, **env: str) -> ImagineBot:
         """Start the bot and wait until it has received every guild."""
         self.env.update(env)
+        settings = self.settings()
+        # Built the way the entry point builds it (bot/__main__.py).
+        configure_process(settings)
+        self._resources = contextlib.AsyncExitStack()
+        resources = await self._resources.enter_async_context(open_resources(settings))
         # discord.py waits guild_ready_timeout after the last GUILD_CREATE before READY.
         bot = ImagineBot(
-            self.settings(),
-            **{"progress_interval": 0.05, "guild_ready_timeout": 0.05, **self.options},
+            settings,
+            session=resources.session,
+            db=resources.db,
+            **{"guild_ready_timeout": 0.05, **self.options},
         )
+        bot.jobs.messages.min_interval = self.edit_interval
         self.bot = bot
         self.task = asyncio.create_task(bot.start(self.discord.token))
         ready = asyncio.create_task(bot.wait_until_ready())
@@ -95,8 +108,11 @@ class BotHarness:
         if self.task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        if self._resources is not None:
+            await self._resources.aclose()
         self.bot = None
         self.task = None
+        self._resources = None
 
     async def restart(self, **env: str) -> ImagineBot:
         """Stop and start again on the same database."""

@@ -86,7 +86,7 @@ async def test_an_unexpected_error_is_answered_with_a_reference(world, caplog, m
 async def test_an_ignored_aspect_ratio_is_logged_once_naming_the_field(world, caplog):
     square = Image.new("RGB", (1024, 1024), "teal")
     world.api.script(Scripted.with_image(square), Scripted.with_image(square))
-    with caplog.at_level(logging.WARNING, logger="bot.generation"):
+    with caplog.at_level(logging.WARNING, logger="bot.jobs.pipeline"):
         for n in range(2):
             interaction = await world.imagine(prompt=f"wide {n}", aspect_ratio="16:9")
             await interaction.wait_for_original(has_image, timeout=10)

@@ -54,6 +54,21 @@ async def test_queued_response_shows_its_position_as_it_moves(world):
     assert any("Generating" in t for t in texts), texts
 
 
+async def test_two_requests_at_the_same_instant_show_places_one_and_two(world):
+    await world.harness.restart(MAX_CONCURRENT_JOBS="1")
+    world.api.latency = 0.5
+    busy = await world.imagine(world.bob, prompt="keeps the worker busy")
+    await busy.wait_for_response()
+    await world.wait_for_row(1, "running")
+    first, second = await asyncio.gather(
+        world.imagine(world.alice, prompt="one"), world.imagine(world.mod, prompt="two")
+    )
+    await asyncio.gather(first.wait_for_response(), second.wait_for_response())
+    texts = sorted([first.original_message.content, second.original_message.content])
+    assert "position 2" in texts[0], texts
+    assert "you are next" in texts[1], texts
+
+
 async def test_cancel_removes_a_queued_job_without_charge(world):
     await world.harness.restart(MAX_CONCURRENT_JOBS="1", DEFAULT_USER_DAILY_LIMIT="1")
     world.api.latency = 0.5

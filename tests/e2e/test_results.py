@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 
@@ -127,3 +129,31 @@ def _text_inputs(modal):
 
     walk(modal["components"])
     return found
+
+
+async def test_a_button_that_fails_unexpectedly_answers_with_a_logged_reference(
+    world, caplog, monkeypatch
+):
+    message = await first_result(world)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("queue on fire")
+
+    monkeypatch.setattr(world.bot.jobs, "submit", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.errors"):
+        click = await world.discord.click_button(message, "imagine:reroll:1", world.bob)
+        answer = await click.wait_for_original()
+    assert click.ephemeral
+    assert "Something went wrong" in answer.content
+    assert "queue on fire" not in answer.content
+    reference = answer.content.split("ref `")[1].split("`")[0]
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_results_keep_their_buttons_without_the_imagine_cog(world):
+    """The buttons live with the jobs, not in a cog: a result cannot lose them."""
+    message = await first_result(world)
+    await world.bot.unload_extension("cogs.imagine")
+    click = await world.discord.click_button(message, "imagine:reroll:1", world.bob)
+    second = await click.wait_for_original(has_image, timeout=10)
+    assert button_ids(second) == ["imagine:reroll:2", "imagine:edit:2", "imagine:delete:2"]

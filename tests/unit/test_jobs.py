@@ -1,130 +1,97 @@
-"""The job queue: round-robin fairness, concurrency bound, restore after restart."""
+"""The job queue: round-robin fairness, places taken at enqueue, removal, closing."""
 
 import asyncio
 
-from bot.jobs import JobQueue, QueueClosedError
-from bot.storage import requests
-from bot.storage.requests import NewRequest, Status
+import pytest
+
+from bot.jobs.queue import JobQueue, QueueClosedError
+from bot.storage.jobs import Job, Status
 
 
-async def add(db, queue, guild, prompt="p"):
-    job_id = await requests.insert(
-        db,
-        NewRequest(guild_id=guild, channel_id=1, user_id=7, prompt=prompt, aspect_ratio=None),
+def job(job_id: int, guild: int, prompt: str = "p") -> Job:
+    return Job(
+        id=job_id,
+        guild_id=guild,
+        channel_id=1,
+        user_id=7,
+        prompt=prompt,
+        aspect_ratio=None,
         status=Status.QUEUED,
-        now=0.0,
+        created_at=0.0,
+        started_at=None,
+        finished_at=None,
+        application_id=None,
+        interaction_id=None,
+        interaction_token=None,
+        attachment_limit=None,
+        result_message_id=None,
+        result_channel_id=None,
+        error_kind=None,
+        attempts=0,
     )
-    job = await requests.get(db, job_id)
-    queue.enqueue(job)
-    return job
 
 
-class Recorder:
-    def __init__(self, db, delay=0.0):
-        self.db = db
-        self.delay = delay
-        self.order = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    async def __call__(self, job, api_done):
-        await requests.mark_running(self.db, job.id, now=1.0)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        self.order.append((job.guild_id, job.prompt))
-        await asyncio.sleep(self.delay)  # the "API call"
-        self.in_flight -= 1
-        api_done()
-        await asyncio.sleep(self.delay)  # delivery, outside the API bound
-        await requests.update(self.db, job.id, status="succeeded")
+async def take(queue: JobQueue, count: int) -> list[Job]:
+    return [await asyncio.wait_for(queue.next(), 1) for _ in range(count)]
 
 
-async def drain(queue, recorder, count):
-    for _ in range(200):
-        if len(recorder.order) == count and recorder.in_flight == 0:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"only {len(recorder.order)} of {count} jobs ran")
-
-
-async def test_busy_server_cannot_starve_a_quiet_one(db):
-    recorder = Recorder(db)
-    queue = JobQueue(db, recorder, workers=1)
+async def test_busy_server_cannot_starve_a_quiet_one():
+    queue = JobQueue()
     for n in range(6):
-        await add(db, queue, guild=1, prompt=f"a{n}")
-    await add(db, queue, guild=2, prompt="b0")
-    assert queue.position((await requests.unfinished(db))[-1].id) == 1
-    queue.start()
-    await drain(queue, recorder, 7)
-    await queue.stop(1)
-    # B's job runs second, not seventh; A's jobs keep their own order.
-    assert recorder.order[1] == (2, "b0")
-    assert [p for g, p in recorder.order if g == 1] == [f"a{n}" for n in range(6)]
+        queue.enqueue(job(n + 1, guild=1, prompt=f"a{n}"))
+    queue.enqueue(job(7, guild=2, prompt="b0"))
+    first = await queue.next()
+    # Server 2 was never served, so it goes before server 1's second job...
+    order = [first] + await take(queue, 6)
+    assert [j.prompt for j in order][:3] == ["a0", "b0", "a1"]
+    # ...and server 1's jobs keep their own order.
+    assert [j.prompt for j in order if j.guild_id == 1] == [f"a{n}" for n in range(6)]
 
 
-async def test_workers_bound_concurrency_and_one_server_gets_them_all(db):
-    recorder = Recorder(db, delay=0.05)
-    queue = JobQueue(db, recorder, workers=4)
-    queue.start()
-    for n in range(20):
-        await add(db, queue, guild=1, prompt=str(n))
-    await drain(queue, recorder, 20)
-    await queue.stop(1)
-    assert recorder.max_in_flight == 4
+async def test_a_refilled_server_does_not_jump_ahead_of_one_waiting():
+    queue = JobQueue()
+    queue.enqueue(job(1, guild=1))
+    assert (await queue.next()).id == 1  # server 1 served, its queue ran dry
+    queue.enqueue(job(2, guild=2))
+    queue.enqueue(job(3, guild=1))
+    assert [j.id for j in await take(queue, 2)] == [2, 3]
 
 
-async def test_positions_and_remove(db):
-    queue = JobQueue(db, Recorder(db), workers=1)
-    jobs = [await add(db, queue, guild=1, prompt=str(n)) for n in range(3)]
-    moved = []
-    queue.add_position_listener(moved.append)
+async def test_enqueue_returns_the_place_so_simultaneous_requests_differ():
+    queue = JobQueue()
+    places = [queue.enqueue(job(n, guild=1)) for n in range(1, 4)]
+    assert places == [1, 2, 3]
+    assert queue.enqueue(job(9, guild=2)) == 1  # another server's queue is its own
+
+
+async def test_positions_remove_and_listeners():
+    queue = JobQueue()
+    jobs = [job(n, guild=1) for n in range(1, 4)]
+    for j in jobs:
+        queue.enqueue(j)
+    moved: list[int] = []
+    queue.add_listener(moved.append)
     assert [queue.position(j.id) for j in jobs] == [1, 2, 3]
     assert queue.remove(jobs[0].id) == jobs[0]
     assert [queue.position(j.id) for j in jobs] == [None, 1, 2]
     assert moved == [1]
     assert queue.remove(jobs[0].id) is None
     assert queue.queued_count(1) == 2
+    assert queue.busiest(5) == [(1, 2)]
 
 
-async def test_restore_requeues_interrupted_jobs_once(db):
-    queue = JobQueue(db, Recorder(db), workers=1)
-    first = await add(db, queue, guild=1, prompt="was running")
-    second = await add(db, queue, guild=1, prompt="was queued")
-    crashed_twice = await add(db, queue, guild=1, prompt="crashes")
-    await requests.mark_running(db, first.id, now=1.0)
-    await requests.mark_running(db, crashed_twice.id, now=1.0)
-    await requests.mark_running(db, crashed_twice.id, now=2.0)
+async def test_next_waits_for_a_job_and_close_ends_it():
+    queue = JobQueue()
+    waiting = asyncio.create_task(queue.next())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    queue.enqueue(job(1, guild=1))
+    assert (await asyncio.wait_for(waiting, 1)).id == 1
 
-    recorder = Recorder(db)
-    restarted = JobQueue(db, recorder, workers=2)
-    assert await restarted.restore() == 2
-    restarted.start()
-    await drain(restarted, recorder, 2)
-    await restarted.stop(1)
-    assert sorted(p for _, p in recorder.order) == ["was queued", "was running"]
-    gave_up = await requests.get(db, crashed_twice.id)
-    assert gave_up.status is Status.FAILED
-    assert gave_up.error_kind == "interrupted"
-    assert second.id
-
-
-async def test_stop_refuses_new_jobs_and_requeues_cut_off_ones(db):
-    started = asyncio.Event()
-
-    async def slow(job, api_done):
-        await requests.mark_running(db, job.id, now=1.0)
-        started.set()
-        await asyncio.sleep(10)
-
-    queue = JobQueue(db, slow, workers=1)
-    queue.start()
-    job = await add(db, queue, guild=1)
-    await started.wait()
-    await queue.stop(0.05)
-    assert (await requests.get(db, job.id)).status is Status.QUEUED
-    try:
-        await add(db, queue, guild=1)
-    except QueueClosedError:
-        pass
-    else:
-        raise AssertionError("a stopped queue took a job")
+    queue.enqueue(job(2, guild=1))
+    queue.close()
+    # Closed: nothing more is handed out, and what waits stays queued.
+    assert await queue.next() is None
+    assert queue.queued_count(1) == 1
+    with pytest.raises(QueueClosedError):
+        queue.enqueue(job(3, guild=1))

@@ -4,22 +4,10 @@ import asyncio
 
 import pytest
 
-from bot.limits import (
-    DAY,
-    Limit,
-    Limits,
-    RefusedError,
-    Usage,
-    admit,
-    check,
-    get_limits,
-    record_refusal,
-    reset_member,
-    set_limits,
-    usage,
-)
-from bot.storage import requests
-from bot.storage.requests import NewRequest, Status
+from bot.limits import DAY, Limit, Limits, RefusedError, Usage, check
+from bot.storage import jobs as job_store
+from bot.storage.jobs import Job, NewRequest, Status, record_refusal
+from bot.storage.limits import admit, get_limits, reset_member, set_limits, usage
 
 DEFAULTS = Limits(user_daily=3, guild_daily=10, cooldown_seconds=10, max_queue=5)
 NOW = 1_800_000_000.0
@@ -92,8 +80,8 @@ async def test_rolling_window_counts_only_charged_rows(db):
         (Status.CANCELLED, 10),
         (Status.SUCCEEDED, DAY + 1),  # outside the window
     ]:
-        await requests.insert(db, req(), status=status, now=NOW - age)
-    await requests.insert(db, req(user=2), status=Status.SUCCEEDED, now=NOW - 5)
+        await job_store.insert(db, req(), status=status, now=NOW - age)
+    await job_store.insert(db, req(user=2), status=Status.SUCCEEDED, now=NOW - 5)
     u = await usage(db, 100, 1, now=NOW)
     assert (u.user_count, u.user_oldest, u.user_latest) == (3, NOW - 100, NOW - 40)
     assert u.guild_count == 4
@@ -115,11 +103,12 @@ async def test_settings_fall_back_to_defaults_and_persist(db):
 async def test_admit_stores_or_refuses_and_reset_forgets(db):
     limits = Limits(user_daily=2, guild_daily=10, cooldown_seconds=0, max_queue=5)
     first = await admit(db, req(), limits, now=NOW)
-    assert await admit(db, req(), limits, now=NOW + 1) == first + 1
+    second = await admit(db, req(), limits, now=NOW + 1)
+    assert (second.id, second.status, second.created_at) == (first.id + 1, Status.QUEUED, NOW + 1)
     with pytest.raises(RefusedError) as info:
         await admit(db, req(), limits, now=NOW + 2)
     assert info.value.refusal.limit is Limit.USER_DAILY
-    await record_refusal(db, req(), info.value.refusal.limit.value, NOW + 2)
+    await record_refusal(db, req(), info.value.refusal.limit.value, now=NOW + 2)
     rows = await db.fetchall("SELECT status, error_kind FROM requests ORDER BY id")
     assert [tuple(r) for r in rows] == [
         ("queued", None),
@@ -135,9 +124,9 @@ async def test_simultaneous_requests_for_the_last_slot_give_one_job(db):
     results = await asyncio.gather(
         *(admit(db, req(user=u), limits, now=NOW) for u in range(8)), return_exceptions=True
     )
-    accepted = [r for r in results if isinstance(r, int)]
+    accepted = [r for r in results if isinstance(r, Job)]
     assert len(accepted) == 1
-    assert all(isinstance(r, RefusedError) for r in results if not isinstance(r, int))
+    assert all(isinstance(r, RefusedError) for r in results if not isinstance(r, Job))
     assert len(await db.fetchall("SELECT id FROM requests")) == 1
 
 
@@ -159,9 +148,9 @@ async def test_simultaneous_requests_for_the_last_slot_give_one_job(db):
 )
 async def test_the_admitting_statement_agrees_with_the_checks(db, limits, history, expected):
     for user, status, age in history:
-        await requests.insert(db, req(user=user), status=status, now=NOW - age)
+        await job_store.insert(db, req(user=user), status=status, now=NOW - age)
     if expected is None:
-        assert await admit(db, req(), limits, now=NOW) > 0
+        assert (await admit(db, req(), limits, now=NOW)).id > 0
     else:
         with pytest.raises(RefusedError) as info:
             await admit(db, req(), limits, now=NOW)

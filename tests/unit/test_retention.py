@@ -2,9 +2,10 @@
 
 import time
 
-from bot.retention import RetentionTask, prune_requests
-from bot.storage import requests
-from bot.storage.requests import NewRequest, Status
+from bot.retention import RetentionTask
+from bot.storage import jobs as job_store
+from bot.storage.jobs import NewRequest, Status
+from bot.storage.retention import prune_requests
 
 DAY = 86_400
 
@@ -23,7 +24,7 @@ async def test_prune_keeps_recent_and_unfinished(db):
         (10, Status.SUCCEEDED),
         (0, Status.RUNNING),
     ]:
-        await requests.insert(db, req(), status=status, now=now - age_days * DAY)
+        await job_store.insert(db, req(), status=status, now=now - age_days * DAY)
     removed = await prune_requests(db, older_than=now - 90 * DAY, batch=2)
     assert removed == 3
     rows = await db.fetchall("SELECT status FROM requests ORDER BY id")
@@ -34,7 +35,7 @@ async def test_prune_in_many_batches_and_on_empty_table(db):
     assert await prune_requests(db, older_than=time.time()) == 0
     old = time.time() - 100 * DAY
     for _ in range(25):
-        await requests.insert(db, req(), status=Status.SUCCEEDED, now=old)
+        await job_store.insert(db, req(), status=Status.SUCCEEDED, now=old)
     task = RetentionTask(db, retention_days=90)
     assert await task.run_once() == 25
     assert await db.fetchall("SELECT id FROM requests") == []

@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
-from bot.storage import requests
+from bot.storage import jobs as job_store
 from bot.storage.database import Database, migration_files
-from bot.storage.requests import NewRequest, Status
+from bot.storage.jobs import NewRequest, Status
 
 
 def new_request(guild=1, user=10, prompt="a cat"):
@@ -24,8 +24,8 @@ async def test_migrations_apply_once_and_wal_is_on(db, db_path):
 
 
 async def test_request_rows_round_trip(db):
-    job_id = await requests.insert(db, new_request(), status=Status.QUEUED, now=100.0)
-    job = await requests.get(db, job_id)
+    job_id = await job_store.insert(db, new_request(), status=Status.QUEUED, now=100.0)
+    job = await job_store.get(db, job_id)
     assert job is not None
     assert (job.prompt, job.status, job.created_at, job.attempts) == (
         "a cat",
@@ -33,9 +33,9 @@ async def test_request_rows_round_trip(db):
         100.0,
         0,
     )
-    await requests.mark_running(db, job_id, now=101.0)
-    await requests.mark_failed(db, job_id, now=102.0, kind="timeout", detail="x" * 5000)
-    job = await requests.get(db, job_id)
+    await job_store.mark_running(db, job_id, now=101.0)
+    await job_store.mark_failed(db, job_id, now=102.0, kind="timeout", detail="x" * 5000)
+    job = await job_store.get(db, job_id)
     assert job is not None
     assert job.status is Status.FAILED
     assert job.error_kind == "timeout"
@@ -48,16 +48,16 @@ async def test_request_rows_round_trip(db):
 async def test_transaction_rolls_back_and_keeps_other_tasks_out(db):
     with pytest.raises(RuntimeError):
         async with db.transaction():
-            await requests.insert(db, new_request(), status=Status.QUEUED, now=1.0)
+            await job_store.insert(db, new_request(), status=Status.QUEUED, now=1.0)
             raise RuntimeError("boom")
-    assert await requests.unfinished(db) == []
+    assert await job_store.unfinished(db) == []
 
     entered = asyncio.Event()
     release = asyncio.Event()
 
     async def slow_transaction():
         async with db.transaction():
-            await requests.insert(db, new_request(prompt="in tx"), status=Status.QUEUED, now=1.0)
+            await job_store.insert(db, new_request(prompt="in tx"), status=Status.QUEUED, now=1.0)
             entered.set()
             await release.wait()
             raise RuntimeError("roll it back")
@@ -66,7 +66,7 @@ async def test_transaction_rolls_back_and_keeps_other_tasks_out(db):
     await entered.wait()
     # A write from another task waits for the transaction instead of joining it.
     other = asyncio.create_task(
-        requests.insert(db, new_request(prompt="outside"), status=Status.QUEUED, now=2.0)
+        job_store.insert(db, new_request(prompt="outside"), status=Status.QUEUED, now=2.0)
     )
     await asyncio.sleep(0.05)
     assert not other.done()
@@ -74,14 +74,14 @@ async def test_transaction_rolls_back_and_keeps_other_tasks_out(db):
     with pytest.raises(RuntimeError):
         await task
     await other
-    assert [j.prompt for j in await requests.unfinished(db)] == ["outside"]
+    assert [j.prompt for j in await job_store.unfinished(db)] == ["outside"]
 
 
 async def test_meta_and_backup(db, tmp_path):
     await db.set_meta("k", "v1")
     await db.set_meta("k", "v2")
     assert await db.get_meta("k") == "v2"
-    await requests.insert(db, new_request(), status=Status.SUCCEEDED, now=1.0)
+    await job_store.insert(db, new_request(), status=Status.SUCCEEDED, now=1.0)
     target = tmp_path / "backup" / "copy.sqlite3"
     await db.backup_to(target)
     copy = await Database.open(target)

@@ -1,4 +1,8 @@
-"""Rows of the ``requests`` table: the usage log and the job queue at once."""
+"""Rows of the ``requests`` table: the usage log and the job queue at once.
+
+Every change of a job's status is a named function here; only the job
+service (:mod:`bot.jobs.service`) calls them.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ class Status(StrEnum):
 
 
 # Requests that use up quota: failed, refused and cancelled ones are free.
+# Every statement that counts use is built from this one tuple.
 CHARGED = (Status.QUEUED, Status.RUNNING, Status.SUCCEEDED)
+CHARGED_SQL = "(" + ", ".join(f"'{status.value}'" for status in CHARGED) + ")"
 
 
 @dataclass(frozen=True)
@@ -118,10 +124,22 @@ def request_params(request: NewRequest, *, status: Status, now: float) -> dict[s
 
 
 async def insert(db: Database, request: NewRequest, *, status: Status, now: float) -> int:
-    """Store a new request; return its id."""
+    """Store a new request as it is (no admission checks); return its id."""
     return await db.execute(
         f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({INSERT_VALUES})",  # noqa: S608 - constants
         request_params(request, status=status, now=now),
+    )
+
+
+async def record_refusal(db: Database, request: NewRequest, reason: str, *, now: float) -> int:
+    """Keep a refused attempt in the usage log with why (it is never charged)."""
+    params = request_params(request, status=Status.REFUSED, now=now)
+    # A refused request never runs: its interaction token is not kept.
+    params.update(token=None, reason=reason)
+    return await db.execute(
+        f"INSERT INTO requests ({INSERT_COLUMNS}, error_kind, finished_at)"  # noqa: S608 - constants
+        f" VALUES ({INSERT_VALUES}, :reason, :now)",
+        params,
     )
 
 
@@ -140,35 +158,26 @@ async def unfinished(db: Database) -> list[Job]:
     return sorted((Job.from_row(r) for r in rows), key=lambda job: job.id)
 
 
-async def update(db: Database, job_id: int, **values: Any) -> None:
-    """Set columns of one request; column names come from our code, never from input."""
-    for column in values:
-        if not column.isidentifier():
-            raise ValueError(f"bad column name {column!r}")
-    assignments = ", ".join(f"{column} = ?" for column in values)
-    await db.execute(
-        f"UPDATE requests SET {assignments} WHERE id = ?",  # noqa: S608 - names checked above
-        (*values.values(), job_id),
-    )
+async def set_response_message(db: Database, job_id: int, message_id: int) -> None:
+    """Remember which message answers the member."""
+    await db.execute("UPDATE requests SET result_message_id = ? WHERE id = ?", (message_id, job_id))
 
 
-async def set_response_message(db: Database, job_id: int, message_id: int | None) -> Job:
-    """Remember which message answers the member; return the whole job (one round trip)."""
-    row = await db.fetchone(
-        "UPDATE requests SET result_message_id = ? WHERE id = ? RETURNING *", (message_id, job_id)
-    )
-    if row is None:
-        raise LookupError(f"no request {job_id}")
-    return Job.from_row(row)
+# Each status change is one statement of its own, named for what happened.
 
 
 async def mark_running(db: Database, job_id: int, *, now: float) -> None:
-    """The job was taken by a worker."""
+    """A worker took the job."""
     await db.execute(
         "UPDATE requests SET status = 'running', started_at = ?, attempts = attempts + 1"
         " WHERE id = ?",
         (now, job_id),
     )
+
+
+async def mark_requeued(db: Database, job_id: int) -> None:
+    """The job was cut off (shutdown or crash) before it was delivered: run it again later."""
+    await db.execute("UPDATE requests SET status = 'queued' WHERE id = ?", (job_id,))
 
 
 async def mark_succeeded(
@@ -180,29 +189,39 @@ async def mark_succeeded(
     channel_id: int | None,
     image_format: str,
     image_bytes: int,
+    api_seconds: float | None,
 ) -> None:
     """The image was posted; the interaction token is no longer needed."""
-    await update(
-        db,
-        job_id,
-        status=Status.SUCCEEDED.value,
-        finished_at=now,
-        result_message_id=message_id,
-        result_channel_id=channel_id,
-        result_format=image_format,
-        result_bytes=image_bytes,
-        interaction_token=None,
+    await db.execute(
+        "UPDATE requests SET status = 'succeeded', finished_at = ?, result_message_id = ?,"
+        " result_channel_id = ?, result_format = ?, result_bytes = ?, api_seconds = ?,"
+        " interaction_token = NULL WHERE id = ?",
+        (now, message_id, channel_id, image_format, image_bytes, api_seconds, job_id),
     )
 
 
-async def mark_failed(db: Database, job_id: int, *, now: float, kind: str, detail: str) -> None:
+async def mark_failed(
+    db: Database,
+    job_id: int,
+    *,
+    now: float,
+    kind: str,
+    detail: str,
+    api_seconds: float | None = None,
+) -> None:
     """The job ended in an error; it is not charged against any quota."""
-    await update(
-        db,
-        job_id,
-        status=Status.FAILED.value,
-        finished_at=now,
-        error_kind=kind,
-        error_detail=detail[:1000],
-        interaction_token=None,
+    await db.execute(
+        "UPDATE requests SET status = 'failed', finished_at = ?, error_kind = ?,"
+        " error_detail = ?, api_seconds = coalesce(?, api_seconds), interaction_token = NULL"
+        " WHERE id = ?",
+        (now, kind, detail[:1000], api_seconds, job_id),
+    )
+
+
+async def mark_cancelled(db: Database, job_id: int, *, now: float) -> None:
+    """The member (or a moderator) cancelled the job, or it was never answered; not charged."""
+    await db.execute(
+        "UPDATE requests SET status = 'cancelled', finished_at = ?, interaction_token = NULL"
+        " WHERE id = ?",
+        (now, job_id),
     )

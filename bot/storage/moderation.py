@@ -1,10 +1,8 @@
-"""Per-server moderation settings: blocked words, role limits, the audit channel."""
+"""Moderation SQL: blocked words, role limits, the audit channel."""
 
 from __future__ import annotations
 
-from bot.cache import GuildCache
 from bot.storage.database import Database
-from bot.wordfilter import WordFilter
 
 MAX_BLOCKED_WORDS = 500
 
@@ -101,13 +99,3 @@ async def acknowledge_audit_failure(db: Database, guild_id: int) -> None:
     await db.execute(
         "UPDATE guild_settings SET audit_disabled_reason = NULL WHERE guild_id = ?", (guild_id,)
     )
-
-
-class WordFilters(GuildCache[WordFilter]):
-    """Each server's compiled :class:`WordFilter`, built on first use and after changes."""
-
-    def __init__(self, db: Database) -> None:
-        async def load(guild_id: int) -> WordFilter:
-            return WordFilter(await blocked_words(db, guild_id))
-
-        super().__init__(load)

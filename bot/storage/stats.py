@@ -1,4 +1,4 @@
-"""Figures from the usage log: server stats, a member's history, operator health."""
+"""Stats SQL: figures from the usage log for /stats, /history and /status."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from bot.storage.database import Database
-from bot.storage.requests import Job
+from bot.storage.jobs import Job
 
 DAY = 24 * 60 * 60
 

@@ -1,59 +1,51 @@
-"""Buttons on /imagine messages: Cancel while queued; Re-roll, Edit and Delete on results.
+"""Buttons on a job's message: Cancel while queued; Re-roll, Edit and Delete on results.
 
 Every button is a :class:`discord.ui.DynamicItem` whose custom id carries the
 job id (``imagine:<action>:<job_id>``), so buttons on old messages keep
-working after a restart: nothing about them lives only in memory.
+working after a restart: nothing about them lives only in memory. They live
+beside the jobs (not in a cog) so a result can never be posted without them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self
 
 import discord
 
-from bot import messages
-from bot.app import ImagineBot
-from bot.errors import UserFacingError, reply_ephemeral
+from bot.errors import UserFacingError, reply_ephemeral, report_unexpected
 from bot.images import GEMINI_SIZES
-from bot.storage import requests
-from bot.storage.requests import Job, Status
+from bot.storage import jobs as job_store
+from bot.storage.jobs import Job
 
 if TYPE_CHECKING:
-    from cogs.imagine import ImagineCog
+    from bot.app import ImagineBot
+
+    Interaction = discord.Interaction[ImagineBot]
 
 log = logging.getLogger(__name__)
 
-Interaction = discord.Interaction[ImagineBot]
 ASPECT_RATIOS = tuple(GEMINI_SIZES)
 
 
-def _imagine_cog(interaction: Interaction) -> ImagineCog:
-    cog = interaction.client.get_cog("ImagineCog")
-    if cog is None:
-        raise UserFacingError("Image generation is not available right now.")
-    return cast("ImagineCog", cog)
-
-
-async def _load_job(interaction: Interaction, job_id: int) -> Job:
-    job = await requests.get(interaction.client.db, job_id)
+async def load_job(interaction: Interaction, job_id: int) -> Job:
+    """The job a button is about, if it is from this server and still stored."""
+    job = await job_store.get(interaction.client.db, job_id)
     if job is None or job.guild_id != interaction.guild_id:
         raise UserFacingError("That image no longer exists (it may have been pruned).")
     return job
 
 
-def _may_manage(interaction: Interaction, job: Job) -> bool:
+def may_manage(interaction: Interaction, job: Job) -> bool:
     """The requester, or anyone with Manage Messages in the channel."""
     if interaction.user.id == job.user_id:
         return True
-    permissions = interaction.permissions
-    return bool(permissions.manage_messages)
+    return bool(interaction.permissions.manage_messages)
 
 
 class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:_:([0-9]+)"):
-    """A button about one job; answers member-facing errors privately.
+    """A button about one job; answers every error privately.
 
     Subclasses set ``action`` (the custom id's middle part), the label, and
     their own ``template`` matching ``imagine:<action>:<job_id>``.
@@ -87,11 +79,15 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imag
         return cls(int(match[1]))
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        """Run the button; a :class:`UserFacingError` becomes a private answer."""
+        """Run the button; expected refusals and unexpected errors are both answered."""
         try:
             await self.run(interaction)
         except UserFacingError as error:
             await reply_ephemeral(interaction, error.message)
+        except Exception as error:
+            # discord.py only logs errors of dynamic items; the member would
+            # see "This interaction failed" with nothing to report.
+            await report_unexpected(interaction, error, f"the {self.action} button")
 
     async def run(self, interaction: Interaction) -> None:
         """What the button does."""
@@ -106,23 +102,7 @@ class CancelButton(_JobButton, template=r"imagine:cancel:([0-9]+)"):
 
     async def run(self, interaction: Interaction) -> None:
         """Cancel the job if it still waits."""
-        job = await _load_job(interaction, self.job_id)
-        if not _may_manage(interaction, job):
-            raise UserFacingError("Only the requester or a moderator can cancel this.")
-        bot = interaction.client
-        if bot.jobs.remove(job.id) is None:
-            raise UserFacingError("Too late to cancel: that job has already started or ended.")
-        await requests.update(
-            bot.db, job.id, status=Status.CANCELLED.value, finished_at=time.time()
-        )
-        bot.progress.forget(job.id)
-        log.info("Job %d cancelled by user %d", job.id, interaction.user.id)
-        await interaction.response.edit_message(
-            content=f"🚫 Cancelled by {interaction.user.mention}: "
-            + messages.truncate(messages.quote_prompt(job.prompt), 200),
-            view=None,
-            allowed_mentions=messages.NO_PINGS,
-        )
+        await interaction.client.jobs.cancel(interaction, self.job_id)
 
 
 class RerollButton(_JobButton, template=r"imagine:reroll:([0-9]+)"):
@@ -135,8 +115,8 @@ class RerollButton(_JobButton, template=r"imagine:reroll:([0-9]+)"):
 
     async def run(self, interaction: Interaction) -> None:
         """Queue the same prompt again, through every admission check."""
-        job = await _load_job(interaction, self.job_id)
-        await _imagine_cog(interaction).submit(interaction, job.prompt, job.aspect_ratio)
+        job = await load_job(interaction, self.job_id)
+        await interaction.client.jobs.submit(interaction, job.prompt, job.aspect_ratio)
 
 
 class EditButton(_JobButton, template=r"imagine:edit:([0-9]+)"):
@@ -148,7 +128,7 @@ class EditButton(_JobButton, template=r"imagine:edit:([0-9]+)"):
 
     async def run(self, interaction: Interaction) -> None:
         """Open the edit modal."""
-        job = await _load_job(interaction, self.job_id)
+        job = await load_job(interaction, self.job_id)
         await interaction.response.send_modal(EditModal(job))
 
 
@@ -162,8 +142,8 @@ class DeleteButton(_JobButton, template=r"imagine:delete:([0-9]+)"):
 
     async def run(self, interaction: Interaction) -> None:
         """Delete the message the button is on."""
-        job = await _load_job(interaction, self.job_id)
-        if not _may_manage(interaction, job):
+        job = await load_job(interaction, self.job_id)
+        if not may_manage(interaction, job):
             raise UserFacingError(
                 "Only the person who asked for this image or a moderator can delete it."
             )
@@ -198,14 +178,20 @@ class EditModal(discord.ui.Modal):
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         """Queue the edited prompt as a new request."""
         ratio = self.ratio.value.strip() or None
-        try:
-            if ratio is not None and ratio not in ASPECT_RATIOS:
-                raise UserFacingError(
-                    f"Unknown aspect ratio {ratio!r}. Choose one of: {', '.join(ASPECT_RATIOS)}."
-                )
-            await _imagine_cog(interaction).submit(interaction, self.prompt.value, ratio)
-        except UserFacingError as error:
+        if ratio is not None and ratio not in ASPECT_RATIOS:
+            raise UserFacingError(
+                f"Unknown aspect ratio {ratio!r}. Choose one of: {', '.join(ASPECT_RATIOS)}."
+            )
+        await interaction.client.jobs.submit(interaction, self.prompt.value, ratio)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: Interaction, error: Exception
+    ) -> None:
+        """Refusals are answered privately; anything else with a reference id."""
+        if isinstance(error, UserFacingError):
             await reply_ephemeral(interaction, error.message)
+        else:
+            await report_unexpected(interaction, error, "the edit form")
 
 
 def queued_view(job_id: int) -> discord.ui.View:

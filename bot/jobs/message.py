@@ -1,0 +1,346 @@
+"""The member's one message about a job: queued, running, the result or an error.
+
+A job is answered once, by the interaction response (queued, with its place
+and a Cancel button); from then on this object is the only thing that edits
+that message. Edits go through the interaction's webhook while its token
+lives; after that (15 minutes, or when Discord says the webhook is unknown)
+the outcome becomes a normal channel message that names the requester
+without pinging them.
+
+Queue positions are edited with care for Discord's rate limits: coalesced
+per message (only the newest text is sent, never more than one edit in
+flight), at most once every ``min_interval`` seconds per message, and all
+messages together at most ``max_rate`` times a second. Under that budget a
+message may skip places; it always ends on the newest text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import Any
+
+import discord
+
+from bot import messages
+from bot.storage.jobs import Job
+
+log = logging.getLogger(__name__)
+
+# Interaction tokens live 15 minutes; leave a margin for the request itself.
+TOKEN_LIFETIME = 15 * 60 - 30
+UNKNOWN_WEBHOOK = 10015
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where a message for a job ended up."""
+
+    message_id: int
+    channel_id: int
+
+
+class _State(Enum):
+    ANSWERING = auto()
+    QUEUED = auto()
+    RUNNING = auto()
+    DONE = auto()
+
+
+class EditBudget:
+    """The bot-wide pace of queue-position edits: at most ``max_rate`` a second."""
+
+    def __init__(self, max_rate: float) -> None:
+        self._spacing = 1.0 / max_rate
+        self._next_at = 0.0
+
+    async def take_turn(self) -> None:
+        """Wait for this edit's place under the bot-wide rate."""
+        now = time.monotonic()
+        turn = max(now, self._next_at)
+        self._next_at = turn + self._spacing
+        if turn > now:
+            await asyncio.sleep(turn - now)
+
+
+class JobMessages:
+    """Makes and keeps the :class:`JobMessage` of every job that is waiting or running."""
+
+    def __init__(
+        self, client: discord.Client, *, min_interval: float = 2.0, max_rate: float = 10.0
+    ) -> None:
+        self.client = client
+        # Public: the least time between two position edits of one message.
+        self.min_interval = min_interval
+        self.budget = EditBudget(max_rate)
+        self._live: dict[int, JobMessage] = {}
+
+    def new(self, job: Job) -> JobMessage:
+        """The message of a job just admitted: not answered yet."""
+        message = JobMessage(job, self, message_id=None)
+        self._live[job.id] = message
+        return message
+
+    def restored(self, job: Job) -> JobMessage:
+        """The message of a job stored before a restart: answered long ago (or never)."""
+        message = JobMessage(job, self, message_id=job.result_message_id)
+        message.set_queued()
+        self._live[job.id] = message
+        return message
+
+    def get(self, job_id: int) -> JobMessage | None:
+        """The live message of a job, if it is waiting or running."""
+        return self._live.get(job_id)
+
+    def forget(self, job_id: int) -> None:
+        """The job ended: stop every pending edit of its message."""
+        message = self._live.pop(job_id, None)
+        if message is not None:
+            message.cancel_progress()
+
+    async def close(self) -> None:
+        """Cancel every pending position edit."""
+        live = list(self._live.values())
+        self._live.clear()
+        await asyncio.gather(*(m.stop_progress() for m in live), return_exceptions=True)
+
+
+class JobMessage:
+    """One job's message to its member; every edit of it goes through here."""
+
+    def __init__(self, job: Job, owner: JobMessages, *, message_id: int | None) -> None:
+        self.job = job
+        self.message_id = message_id
+        self._owner = owner
+        self._state = _State.ANSWERING
+        self._answered = asyncio.Event()
+        self._abandoned = False
+        self._shown: str | None = None
+        self._wanted: str | None = None
+        self._last_edit = 0.0
+        self._pump: asyncio.Task[None] | None = None
+
+    # -- the first answer ------------------------------------------------------
+
+    async def answer(
+        self, interaction: discord.Interaction[Any], text: str, view: discord.ui.View
+    ) -> int:
+        """Send the interaction's response (the queued text and Cancel); return its id.
+
+        Raises :class:`discord.HTTPException` when Discord refused it; the job
+        must then not run (:meth:`abandon`).
+        """
+        callback = await interaction.response.send_message(
+            text, view=view, allowed_mentions=messages.NO_PINGS
+        )
+        message_id = callback.message_id
+        if message_id is None:  # pragma: no cover - Discord always returns the message
+            raise RuntimeError("Discord returned no message for the response")
+        self.message_id = message_id
+        self._shown = text
+        self._last_edit = time.monotonic()
+        if self._state is _State.ANSWERING:
+            self._state = _State.QUEUED
+        self._answered.set()
+        return message_id
+
+    def set_queued(self) -> None:
+        """The message exists already (restored job)."""
+        self._state = _State.QUEUED
+        self._answered.set()
+
+    def abandon(self) -> None:
+        """The response failed: the member never saw it, so the job never runs."""
+        self._abandoned = True
+        self._state = _State.DONE
+        self._answered.set()
+
+    async def wait_answered(self) -> bool:
+        """Wait until the member has their answer; False if it could not be sent."""
+        await self._answered.wait()
+        return not self._abandoned
+
+    # -- while queued ----------------------------------------------------------
+
+    def show_queued(self, text: str) -> None:
+        """The job's place changed: show ``text`` soon, within the edit budget."""
+        if self._state is not _State.QUEUED or self.message_id is None:
+            return
+        if text == self._shown:
+            self._wanted = None
+            return
+        self._wanted = text
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._pump_edits(), name=f"job-{self.job.id}-queued")
+
+    async def _pump_edits(self) -> None:
+        try:
+            while self._wanted is not None:
+                wait = self._last_edit + self._owner.min_interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await self._owner.budget.take_turn()
+                text, self._wanted = self._wanted, None
+                # The job may have started while we waited; then it owns the text.
+                if text is None or self._state is not _State.QUEUED:
+                    break
+                self._last_edit = time.monotonic()
+                await self._edit(content=text)
+                self._shown = text
+        except Exception:
+            log.exception("Updating the queue position of job %d failed", self.job.id)
+        finally:
+            if self._pump is asyncio.current_task():
+                self._pump = None
+
+    def cancel_progress(self) -> asyncio.Task[None] | None:
+        """No more position edits; return the edit being cancelled, if any."""
+        self._wanted = None
+        pump, self._pump = self._pump, None
+        if pump is None or pump is asyncio.current_task():
+            return None
+        pump.cancel()
+        return pump
+
+    async def stop_progress(self) -> None:
+        """No more position edits, and none left in flight."""
+        pump = self.cancel_progress()
+        if pump is not None:
+            await asyncio.gather(pump, return_exceptions=True)
+
+    # -- running and after -------------------------------------------------------
+
+    async def show_running(self) -> None:
+        """The job started: say so and take the Cancel button away."""
+        self._state = _State.RUNNING
+        await self.stop_progress()
+        if not await self.wait_answered():
+            return
+        await self._edit(content=messages.queued_text(0), view=None)
+
+    async def show_cancelled(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer the Cancel click by turning the message into a cancelled note."""
+        self._state = _State.DONE
+        await self.stop_progress()
+        await interaction.response.edit_message(
+            content=f"🚫 Cancelled by {interaction.user.mention}: "
+            + messages.truncate(messages.quote_prompt(self.job.prompt), 200),
+            view=None,
+            allowed_mentions=messages.NO_PINGS,
+        )
+
+    async def show_result(
+        self, *, embed: discord.Embed, file: discord.File, view: discord.ui.View
+    ) -> Delivered | None:
+        """Replace the message with the image; None when it could not be posted anywhere."""
+        self._state = _State.DONE
+        return await self._post(embed=embed, file=file, view=view)
+
+    async def show_error(self, user_message: str) -> Delivered | None:
+        """Replace the message with a clear error."""
+        self._state = _State.DONE
+        return await self._post(
+            content=messages.failed_prompt_line(self.job),
+            embed=messages.error_embed(user_message, job_id=self.job.id),
+        )
+
+    # -- Discord -------------------------------------------------------------------
+
+    def token_usable(self) -> bool:
+        """Whether the interaction token can still edit the response."""
+        job = self.job
+        if job.interaction_token is None or job.application_id is None:
+            return False
+        if job.interaction_id is not None:
+            created = discord.utils.snowflake_time(job.interaction_id).timestamp()
+        else:
+            created = job.created_at
+        return time.time() - created < TOKEN_LIFETIME
+
+    def _webhook(self) -> discord.Webhook:
+        job = self.job
+        assert job.application_id is not None and job.interaction_token is not None
+        return discord.Webhook.partial(
+            job.application_id, job.interaction_token, client=self._owner.client
+        )
+
+    async def _edit(self, **fields: Any) -> None:
+        """A best-effort edit of the response (queued and running texts)."""
+        if not self.token_usable() or self.message_id is None:
+            return
+        try:
+            await self._webhook().edit_message(
+                self.message_id, allowed_mentions=messages.NO_PINGS, **fields
+            )
+        except discord.HTTPException as exc:
+            log.debug("Could not update job %d's message: %s", self.job.id, exc)
+
+    async def _post(
+        self,
+        *,
+        content: str | None = None,
+        embed: discord.Embed,
+        file: discord.File | None = None,
+        view: discord.ui.View | None = None,
+    ) -> Delivered | None:
+        """Replace the response with the outcome, or post it in the channel."""
+        await self.stop_progress()
+        if not await self.wait_answered():
+            return None
+        if self.token_usable() and self.message_id is not None:
+            try:
+                message = await self._webhook().edit_message(
+                    self.message_id,
+                    content=content,
+                    embed=embed,
+                    attachments=[file] if file else [],
+                    view=view,
+                    allowed_mentions=messages.NO_PINGS,
+                )
+                return Delivered(message.id, message.channel.id)
+            except discord.NotFound as exc:
+                if exc.code != UNKNOWN_WEBHOOK:
+                    log.info(
+                        "Job %d's response is gone (%s); posting in the channel", self.job.id, exc
+                    )
+            except discord.HTTPException as exc:
+                log.warning("Could not edit job %d's response: %s", self.job.id, exc)
+            if file is not None:
+                file.reset()
+        return await self._post_in_channel(content=content, embed=embed, file=file, view=view)
+
+    async def _post_in_channel(
+        self,
+        *,
+        content: str | None,
+        embed: discord.Embed,
+        file: discord.File | None,
+        view: discord.ui.View | None,
+    ) -> Delivered | None:
+        job, client = self.job, self._owner.client
+        channel = client.get_channel(job.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            try:
+                fetched = await client.fetch_channel(job.channel_id)
+            except discord.HTTPException as exc:
+                log.warning("Job %d: channel %d unavailable: %s", job.id, job.channel_id, exc)
+                return None
+            if not isinstance(fetched, discord.abc.Messageable):
+                return None
+            channel = fetched
+        text = f"<@{job.user_id}>" + (f" {content}" if content else "")
+        try:
+            message = await channel.send(
+                text,
+                embed=embed,
+                files=[file] if file else [],
+                view=view or discord.ui.View(),
+                allowed_mentions=messages.NO_PINGS,
+            )
+        except discord.HTTPException as exc:
+            log.warning("Job %d: could not post in channel %d: %s", job.id, job.channel_id, exc)
+            return None
+        return Delivered(message.id, message.channel.id)

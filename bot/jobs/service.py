@@ -1,0 +1,449 @@
+"""The job service: the one owner of a job's life, from the interaction to the result.
+
+``submit`` checks and admits a request, stores it, queues it and answers
+the member; the worker loop runs each job in two stages, each holding its
+own slot: the *pipeline* (API call, download, fit) holds one of
+``MAX_CONCURRENT_JOBS`` API slots, the *delivery* (posting the result)
+one of ``DELIVERY_SLOTS``. A job takes its delivery slot before it gives
+back its API slot, so at most API + delivery slots images are in memory at
+once. Every status change is made here, through a named function of
+:mod:`bot.storage.jobs`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+
+from bot import messages
+from bot.audit import Auditor
+from bot.cache import GuildLimits, WordFilters
+from bot.errors import UserFacingError, reply_ephemeral
+from bot.images import FetchedImage
+from bot.jobs.buttons import load_job, may_manage, queued_view
+from bot.jobs.delivery import deliver
+from bot.jobs.errors import JobError
+from bot.jobs.message import JobMessage, JobMessages
+from bot.jobs.pipeline import Pipeline, Timing
+from bot.jobs.queue import JobQueue, QueueClosedError
+from bot.limits import RefusedError
+from bot.memory import release_free_memory
+from bot.onemin import OneMinClient
+from bot.storage import jobs as job_store
+from bot.storage import limits as limits_store
+from bot.storage.database import Database
+from bot.storage.jobs import Job, NewRequest, Status
+
+if TYPE_CHECKING:
+    from bot.app import ImagineBot
+
+log = logging.getLogger(__name__)
+
+# Jobs that may be posting their image while every API slot is busy: enough
+# to keep the API fed (posting takes far less than a call), few enough to
+# bound memory (measured: 8 jobs with 5 MB images in flight held 78 MiB).
+DELIVERY_SLOTS = 2
+
+# A job found running at start was interrupted by a crash or kill; it gets
+# one more attempt, never an endless loop of crashes.
+MAX_ATTEMPTS = 2
+
+# Until jobs have been timed, assume this many seconds per job for estimates.
+INITIAL_JOB_SECONDS = 20.0
+# Weight of the newest job in the moving average of job times.
+AVERAGE_WEIGHT = 0.2
+
+# How long shutdown waits for requests being admitted to finish.
+ADMISSION_GRACE = 5.0
+
+
+class InFlight:
+    """Counts requests being admitted, so shutdown can let them finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        """Mark one request as in flight for the duration of the block."""
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, *, within: float) -> None:
+        """Wait (at most ``within`` seconds) until nothing is in flight."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), within)
+
+
+class Jobs:
+    """Submits, queues, runs, delivers and cancels jobs."""
+
+    def __init__(
+        self,
+        *,
+        client: discord.Client,
+        db: Database,
+        api: OneMinClient,
+        session: aiohttp.ClientSession,
+        audit: Auditor,
+        word_filters: WordFilters,
+        guild_limits: GuildLimits,
+        model: str,
+        max_image_bytes: int,
+        download_timeout: float,
+        workers: int,
+    ) -> None:
+        self._db = db
+        self._audit = audit
+        self._word_filters = word_filters
+        self._guild_limits = guild_limits
+        self._model = model
+        self._workers = workers
+        self.queue = JobQueue()
+        self.queue.add_listener(self._queue_moved)
+        self.messages = JobMessages(client)
+        self._pipeline = Pipeline(
+            api=api,
+            session=session,
+            max_image_bytes=max_image_bytes,
+            download_timeout=download_timeout,
+        )
+        self._api_slots = asyncio.Semaphore(workers)
+        self._delivery_slots = asyncio.Semaphore(DELIVERY_SLOTS)
+        self._running: dict[int, Job] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._in_flight = InFlight()
+        self.average_seconds = INITIAL_JOB_SECONDS
+
+    # -- reading -------------------------------------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began."""
+        return self.queue.accepting
+
+    def running_count(self) -> int:
+        """Jobs being worked on now."""
+        return len(self._running)
+
+    def position(self, job_id: int) -> int | None:
+        """1-based place of a waiting job; 0 if it runs; None if neither."""
+        if job_id in self._running:
+            return 0
+        return self.queue.position(job_id)
+
+    def estimated_wait(self, position: int) -> float:
+        """Rough seconds until a job at ``position`` in its server's queue starts.
+
+        Workers are shared, so this is optimistic when other servers are busy;
+        it is shown as an estimate.
+        """
+        rounds = -(-position // self._workers)  # ceil without floats
+        return rounds * self.average_seconds
+
+    def queued_text(self, position: int) -> str:
+        """The queued text for a place in the queue, with a rough wait."""
+        return messages.queued_text(position, self.estimated_wait(position))
+
+    # -- submitting ------------------------------------------------------------
+
+    async def submit(
+        self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
+    ) -> None:
+        """Check, admit, store and queue a request, and answer the member with its place.
+
+        A refusal (blocked word, a limit) is answered privately and kept in the
+        usage log; raises :class:`UserFacingError` for requests that cannot be
+        made at all.
+        """
+        with self._in_flight.track():
+            await self._submit(interaction, prompt, aspect_ratio)
+
+    async def _submit(
+        self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
+    ) -> None:
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise UserFacingError("Images can only be made in a server.")
+        prompt = prompt.strip()
+        if not prompt:
+            raise UserFacingError("The prompt is empty: describe the image you want.")
+        if not self.accepting:
+            raise UserFacingError("The bot is restarting; please try again in a minute.")
+        request = NewRequest(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            prompt=prompt,
+            aspect_ratio=aspect_ratio,
+            application_id=interaction.application_id,
+            interaction_id=interaction.id,
+            interaction_token=interaction.token,
+            attachment_limit=interaction.filesize_limit,
+        )
+        now = time.time()
+        words = await self._word_filters.get(request.guild_id)
+        if words.find(prompt) is not None:
+            await job_store.record_refusal(self._db, request, "blocked", now=now)
+            # Answer first: the audit post is a Discord call of its own.
+            await reply_ephemeral(
+                interaction,
+                "This prompt uses a word this server's moderators have blocked. Try rewording it.",
+            )
+            await self._audit.blocked(request.guild_id, request.channel_id, request.user_id, prompt)
+            return
+        roles = [role.id for role in getattr(interaction.user, "roles", ())]
+        limits = await self._guild_limits.for_member(request.guild_id, roles)
+        try:
+            job = await limits_store.admit(
+                self._db, request, limits, now=now, queue_wait=self.estimated_wait(1)
+            )
+        except RefusedError as refused:
+            # Answer first, then keep the refused attempt in the usage log.
+            await reply_ephemeral(interaction, refused.refusal.message)
+            await job_store.record_refusal(self._db, request, refused.refusal.limit.value, now=now)
+            return
+        await self._queue_and_answer(interaction, job)
+
+    async def _queue_and_answer(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        message = self.messages.new(job)
+        try:
+            # The place comes from the queue itself, in the same step as the
+            # enqueue: two requests of one instant never show the same place.
+            position = self.queue.enqueue(job)
+        except QueueClosedError:
+            # Shutdown began after the check; the row stays queued and runs
+            # after the restart.
+            position = self.queue.queued_count(job.guild_id) + 1
+            log.info("Job %d stays queued for after the restart", job.id)
+        try:
+            message_id = await message.answer(
+                interaction, self.queued_text(position), queued_view(job.id)
+            )
+        except discord.HTTPException:
+            # The member never saw an answer: do not run (or charge) the job.
+            message.abandon()
+            self.queue.remove(job.id)
+            self.messages.forget(job.id)
+            await job_store.mark_cancelled(self._db, job.id, now=time.time())
+            raise
+        await job_store.set_response_message(self._db, job.id, message_id)
+
+    # -- cancelling --------------------------------------------------------------
+
+    async def cancel(self, interaction: discord.Interaction[ImagineBot], job_id: int) -> None:
+        """Cancel a waiting job for its requester or a moderator; it is not charged."""
+        job = await load_job(interaction, job_id)
+        if not may_manage(interaction, job):
+            raise UserFacingError("Only the requester or a moderator can cancel this.")
+        if self.queue.remove(job.id) is None:
+            raise UserFacingError("Too late to cancel: that job has already started or ended.")
+        await job_store.mark_cancelled(self._db, job.id, now=time.time())
+        message = self.messages.get(job.id) or self.messages.restored(job)
+        self.messages.forget(job.id)
+        log.info("Job %d cancelled by user %d", job.id, interaction.user.id)
+        await message.show_cancelled(interaction)
+
+    # -- running -------------------------------------------------------------------
+
+    async def restore(self) -> int:
+        """Rebuild the queue from the database; return how many jobs were restored."""
+        restored = 0
+        for job in await job_store.unfinished(self._db):
+            if job.status is Status.RUNNING and job.attempts >= MAX_ATTEMPTS:
+                log.warning("Job %d was interrupted %d times; giving up", job.id, job.attempts)
+                await job_store.mark_failed(
+                    self._db,
+                    job.id,
+                    now=time.time(),
+                    kind="interrupted",
+                    detail="the bot stopped while this job was running, twice",
+                )
+                continue
+            if job.status is Status.RUNNING:
+                await job_store.mark_requeued(self._db, job.id)
+            self.messages.restored(job)
+            self.queue.enqueue(job)
+            restored += 1
+        if restored:
+            log.info("Restored %d queued job(s) from the database", restored)
+        return restored
+
+    def start(self) -> None:
+        """Start handing jobs to workers."""
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="imagine-dispatcher")
+
+    async def stop(self, grace: float) -> None:
+        """Take no new jobs; let running ones finish for ``grace`` seconds; leave the rest queued.
+
+        A job cut off by the deadline is put back to ``queued`` so it runs after
+        the restart (it was never delivered, so it is not lost or charged twice).
+        """
+        self.queue.close()
+        # Requests being admitted finish their database work and answer first.
+        await self._in_flight.wait_idle(within=ADMISSION_GRACE)
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+            self._dispatcher = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            if pending:
+                log.warning("%d running job(s) did not finish in time; requeued", len(pending))
+        await self.messages.close()
+
+    async def _dispatch(self) -> None:
+        while True:
+            await self._api_slots.acquire()
+            job = await self.queue.next()
+            if job is None:
+                self._api_slots.release()
+                return
+            self._running[job.id] = job
+            task = asyncio.create_task(self._run(job), name=f"imagine-job-{job.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: Job) -> None:
+        """Run one job to its end; every expected failure is stored and shown."""
+        message = self.messages.get(job.id) or self.messages.restored(job)
+        holds_api_slot = True
+        began = time.monotonic()
+        try:
+            if not await message.wait_answered():
+                return  # the response failed; submit cancelled the job
+            started = time.time()
+            await job_store.mark_running(self._db, job.id, now=started)
+            # The "generating" edit runs beside the API call rather than before
+            # it; it is awaited before the outcome, so it can never land last.
+            running = asyncio.create_task(message.show_running())
+            timing = Timing()
+            try:
+                image = await self._pipeline.run(job, timing)
+            except JobError as error:
+                self._api_slots.release()
+                holds_api_slot = False
+                await running
+                await self._fail(message, error, started, timing.api_seconds)
+                return
+            finally:
+                if not running.done():
+                    await asyncio.wait({running})
+            # Take the delivery slot before giving the API slot back, so
+            # finished images never pile up in memory waiting to be posted.
+            async with self._delivery_slots:
+                self._api_slots.release()
+                holds_api_slot = False
+                try:
+                    await self._deliver(message, image, started, timing.api_seconds)
+                finally:
+                    # The image's copies are garbage now; give their pages back.
+                    del image
+                    release_free_memory()
+            elapsed = time.monotonic() - began
+            self.average_seconds += AVERAGE_WEIGHT * (elapsed - self.average_seconds)
+        except asyncio.CancelledError:
+            # Shutdown cut it off: leave it queued for the next start.
+            await asyncio.shield(job_store.mark_requeued(self._db, job.id))
+            raise
+        except Exception:
+            # Every expected failure is a JobError; this is a bug, and one bad
+            # job must not take the queue down with it.
+            log.exception("Job %d crashed", job.id)
+            await job_store.mark_failed(
+                self._db, job.id, now=time.time(), kind="internal", detail="unexpected error"
+            )
+        finally:
+            if holds_api_slot:
+                self._api_slots.release()
+            self._running.pop(job.id, None)
+            self.messages.forget(job.id)
+            self.queue.notify(job.guild_id)
+
+    async def _deliver(
+        self,
+        message: JobMessage,
+        image: FetchedImage,
+        started: float,
+        api_seconds: float | None,
+    ) -> None:
+        job = message.job
+        seconds = time.time() - started
+        delivered = await deliver(message, image, model=self._model, seconds=seconds)
+        if delivered is None:
+            await job_store.mark_failed(
+                self._db,
+                job.id,
+                now=time.time(),
+                kind="undeliverable",
+                detail="the channel is gone or the bot may not post there",
+                api_seconds=api_seconds,
+            )
+            return
+        await job_store.mark_succeeded(
+            self._db,
+            job.id,
+            now=time.time(),
+            message_id=delivered.message_id,
+            channel_id=delivered.channel_id,
+            image_format=image.format,
+            image_bytes=len(image.data),
+            api_seconds=api_seconds,
+        )
+        await self._audit.generated(
+            job, channel_id=delivered.channel_id, message_id=delivered.message_id
+        )
+        log.info(
+            "Job %d done: guild=%d %.1fs %s %d bytes",
+            job.id,
+            job.guild_id,
+            seconds,
+            image.format,
+            len(image.data),
+        )
+
+    async def _fail(
+        self, message: JobMessage, error: JobError, started: float, api_seconds: float | None
+    ) -> None:
+        job = message.job
+        log.info(
+            "Job %d failed: guild=%d %.1fs %s",
+            job.id,
+            job.guild_id,
+            time.time() - started,
+            error.kind,
+        )
+        await job_store.mark_failed(
+            self._db,
+            job.id,
+            now=time.time(),
+            kind=error.kind,
+            detail=error.detail,
+            api_seconds=api_seconds,
+        )
+        await message.show_error(error.user_message)
+
+    def _queue_moved(self, guild_id: int) -> None:
+        """Every waiting job of the server may have a new place: show it."""
+        for position, job in enumerate(self.queue.queued_jobs(guild_id), start=1):
+            message = self.messages.get(job.id)
+            if message is not None:
+                message.show_queued(self.queued_text(position))
