@@ -38,12 +38,14 @@ def make_jobs(db: Database, session: aiohttp.ClientSession, api_url: str, key: s
     return Jobs(
         client=client,
         db=db,
-        api=OneMinClient(session, base_url=api_url, api_key=key, model="m", timeout=30),
+        api=OneMinClient(
+            session, base_url=api_url, api_key=key, model="gemini-2.5-flash-image", timeout=30
+        ),
         session=session,
         audit=Auditor(client, db),
         word_filters=WordFilters(db),
         guild_limits=GuildLimits(db, LIMITS),
-        model="m",
+        model="gemini-2.5-flash-image",
         max_image_bytes=10**8,
         download_timeout=5,
         workers=1,

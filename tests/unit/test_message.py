@@ -1,0 +1,101 @@
+"""The member's message: coalesced position edits, and nothing after the job started."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any
+
+import discord
+
+from bot.jobs.message import JobMessage, JobMessages
+from bot.storage.jobs import Job, Status
+
+FRESH_INTERACTION = discord.utils.time_snowflake(discord.utils.utcnow())
+
+
+def job(**changes: Any) -> Job:
+    base = Job(
+        id=1,
+        guild_id=1,
+        channel_id=2,
+        user_id=3,
+        prompt="a fox",
+        aspect_ratio=None,
+        status=Status.QUEUED,
+        created_at=time.time(),
+        started_at=None,
+        finished_at=None,
+        application_id=99,
+        interaction_id=FRESH_INTERACTION,
+        interaction_token="token",
+        attachment_limit=None,
+        result_message_id=555,
+        result_channel_id=None,
+        error_kind=None,
+        attempts=0,
+    )
+    return replace(base, **changes)
+
+
+def recording(message: JobMessage) -> list[dict[str, Any]]:
+    """Replace the Discord edit with a recorder (what would have been sent)."""
+    sent: list[dict[str, Any]] = []
+
+    async def edit(**fields: Any) -> None:
+        if message.token_usable():
+            sent.append(fields)
+
+    message._edit = edit  # type: ignore[method-assign]
+    return sent
+
+
+async def settle(messages: JobMessages) -> None:
+    for _ in range(50):
+        await asyncio.sleep(messages.min_interval)
+        if all(m._pump is None for m in messages._live.values()):
+            return
+
+
+async def test_rapid_moves_are_coalesced_into_the_newest_text():
+    messages = JobMessages(discord.Client(intents=discord.Intents.none()), min_interval=0.02)
+    message = messages.restored(job())
+    sent = recording(message)
+    for text in ("position 3", "position 2", "you are next"):
+        message.show_queued(text)
+    await settle(messages)
+    assert sent == [{"content": "you are next"}]
+    message.show_queued("you are next")  # already shown: nothing to send
+    await settle(messages)
+    assert len(sent) == 1
+
+
+async def test_no_position_edit_lands_after_the_job_started():
+    messages = JobMessages(discord.Client(intents=discord.Intents.none()), min_interval=0.05)
+    message = messages.restored(job())
+    sent = recording(message)
+    message.show_queued("position 2")
+    await message.show_running()
+    message.show_queued("position 1")
+    await settle(messages)
+    assert sent == [{"content": "🎨 Generating your image…", "view": None}]
+
+
+async def test_an_expired_token_is_never_used():
+    old = discord.utils.time_snowflake(discord.utils.utcnow()) - (20 * 60 * 1000 << 22)
+    messages = JobMessages(discord.Client(intents=discord.Intents.none()), min_interval=0.01)
+    message = messages.restored(job(interaction_id=old))
+    assert not message.token_usable()
+    assert not messages.restored(job(id=2, interaction_token=None)).token_usable()
+    assert messages.restored(job(id=3)).token_usable()
+
+
+async def test_an_abandoned_answer_stops_the_job():
+    messages = JobMessages(discord.Client(intents=discord.Intents.none()))
+    message = messages.new(job(result_message_id=None))
+    waiting = asyncio.create_task(message.wait_answered())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    message.abandon()
+    assert await waiting is False
