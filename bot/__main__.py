@@ -89,13 +89,7 @@ async def imagine_once(settings: Settings, prompt: str, output: Path, ratio: str
     from bot.onemin import OneMinClient, OneMinError
 
     async with aiohttp.ClientSession() as session:
-        client = OneMinClient(
-            session,
-            base_url=settings.onemin_api_url,
-            api_key=settings.onemin_api_key.get(),
-            model=settings.onemin_model,
-            timeout=settings.onemin_timeout_seconds,
-        )
+        client = OneMinClient.from_settings(session, settings)
         try:
             generation = await client.generate(prompt, ratio)
             image = await download_image(

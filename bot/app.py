@@ -136,13 +136,7 @@ class ImagineBot(commands.AutoShardedBot):
             timeout=aiohttp.ClientTimeout(total=s.onemin_timeout_seconds, connect=10)
         )
         self.db = await Database.open(s.database_path)
-        self.api = OneMinClient(
-            self.session,
-            base_url=s.onemin_api_url,
-            api_key=s.onemin_api_key.get(),
-            model=s.onemin_model,
-            timeout=s.onemin_timeout_seconds,
-        )
+        self.api = OneMinClient.from_settings(self.session, s)
         self.audit = Auditor(self, self.db)
         self.word_filters = WordFilters(self.db)
         self.guild_limits = GuildLimits(self.db, self.default_limits)

@@ -16,7 +16,7 @@ from bot import messages
 from bot.audit import Auditor
 from bot.images import FetchedImage, ImageError, download_image, fit_to_limit, ratio_mismatch
 from bot.memory import release_free_memory
-from bot.onemin import ASPECT_RATIO_FIELD, OneMinClient, OneMinError
+from bot.onemin import OneMinClient, OneMinError
 from bot.storage import requests
 from bot.storage.database import Database
 from bot.storage.requests import Job
@@ -173,7 +173,7 @@ class JobRunner:
         return image
 
     def _check_ratio(self, job: Job, image: FetchedImage) -> None:
-        if job.aspect_ratio is None or self._warned_ratio:
+        if job.aspect_ratio is None or self._warned_ratio or self._api.aspect_ratio_field is None:
             return
         if ratio_mismatch(image.width, image.height, job.aspect_ratio):
             self._warned_ratio = True
@@ -181,7 +181,7 @@ class JobRunner:
                 "Asked for aspect ratio %s (sent as promptObject.%s) but got a %dx%d image:"
                 " the API may be ignoring the field",
                 job.aspect_ratio,
-                ASPECT_RATIO_FIELD,
+                self._api.aspect_ratio_field,
                 image.width,
                 image.height,
             )

@@ -14,9 +14,11 @@ from bot.app import ImagineBot
 from bot.errors import UserFacingError, reply_ephemeral
 from bot.jobs import QueueClosedError
 from bot.limits import RefusedError, admit, record_refusal
+from bot.models import aspect_ratios
+from bot.ratio_option import fit_aspect_ratio_option
 from bot.storage import requests
 from bot.storage.requests import NewRequest, Status
-from cogs.imagine_views import ASPECT_RATIOS, DYNAMIC_ITEMS, queued_view, result_view
+from cogs.imagine_views import DYNAMIC_ITEMS, queued_view, result_view
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +30,14 @@ class ImagineCog(commands.Cog):
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
+        # The ratio choices are the generation model's (none: no aspect_ratio option).
+        fit_aspect_ratio_option(self.imagine, aspect_ratios(bot.settings))
 
     @app_commands.command(name="imagine")
     @app_commands.guild_only()
     @app_commands.describe(
         prompt="What should the image show?",
         aspect_ratio="Shape of the image (default 1:1, square)",
-    )
-    @app_commands.choices(
-        aspect_ratio=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS]
     )
     async def imagine(
         self,

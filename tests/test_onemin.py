@@ -14,7 +14,6 @@ import pytest
 
 from bot.images import download_image, ratio_mismatch
 from bot.onemin import (
-    ASPECT_RATIO_FIELD,
     Generation,
     OneMinAuthError,
     OneMinBadRequestError,
@@ -102,7 +101,7 @@ async def test_aspect_ratio_is_sent_only_when_chosen(client, fake, session):
 
     assert fake.requests[0].json["promptObject"] == {
         "prompt": "a wide shot",
-        ASPECT_RATIO_FIELD: "16:9",
+        "aspect_ratio": "16:9",
     }
     assert generation.prompt_object["aspect_ratio"] == "16:9"
     image = await download_image(session, generation.image_url, max_bytes=10**8, timeout=5)
