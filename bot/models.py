@@ -274,6 +274,14 @@ def aspect_ratios(settings: Settings) -> tuple[str, ...]:
     return generation_profile(settings).ratios
 
 
+def describe_settings(settings: Settings) -> str:
+    """The generation and editing models as configured, in one line for an operator."""
+    return (
+        f"generation model {generation_profile(settings).describe()}; "
+        f"editing model {edit_profile(settings).describe()}"
+    )
+
+
 def check_model(model_id: str, feature: Feature) -> str | None:
     """Why ``model_id`` cannot serve ``feature``, or None if it can (or is unknown)."""
     spec = lookup(model_id)

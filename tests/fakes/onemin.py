@@ -316,6 +316,8 @@ class FakeOneMin:
         # of the body instead of inside aiRecord (one client's test server).
         self.ignore_ratio = False
         self.top_level_temporary_url = False
+        # The generator models this API serves; a test may add one the bot does not know.
+        self.models: dict[str, FakeModel] = dict(GENERATORS)
         self.base_url = ""
         self.requests: list[RecordedCall] = []
         self.served_images: list[bytes] = []
@@ -430,7 +432,7 @@ class FakeOneMin:
         problem = self._validate(request, body)
         if problem:
             return web.json_response({"errorCode": "BAD_REQUEST", "message": problem}, status=400)
-        model = GENERATORS.get(body["model"])
+        model = self.models.get(body["model"])
         if model is None:
             # The 400 public clients' fixtures show for a model the feature lacks.
             return _message(f"Invalid model {body['model']} for AI feature IMAGE_GENERATOR!")
