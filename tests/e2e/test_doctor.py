@@ -146,3 +146,20 @@ async def test_commands_never_registered_say_the_first_start_does_it(
     assert code == 0, out + err
     status, text = checks(out)["commands"]
     assert status == "warn" and "none registered yet" in text
+
+
+async def test_check_lists_the_model_settings(discord_server, onemin, tmp_path):
+    env = bot_env(
+        discord_server,
+        onemin,
+        tmp_path,
+        ONEMIN_MODEL="gemini-3.1-flash-image-preview",
+        ONEMIN_IMAGE_SIZE="2K",
+        ONEMIN_ASPECT_RATIO_FIELD="aspect_ratio",
+    )
+    code, out, err = await run_cli("check", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert (
+        "ok: generation model gemini-3.1-flash-image-preview, promptObject.aspect_ratio with "
+        "14 ratios, imageSize 2K; editing model gemini-2.5-flash-image-preview"
+    ) in out.splitlines()
