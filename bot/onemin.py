@@ -429,7 +429,8 @@ class OneMinClient:
         results = detail.get("resultObject")
         if isinstance(results, dict) and ("code" in results or "message" in results):
             # How the chat feature reports a moderation refusal (an object, not a
-            # list of paths); public clients treat the same shape as one for images.
+            # list of paths); the image refusal shape is undocumented, so this one
+            # counts as a refusal too (shared/vendor/1min-api-notes.md).
             vendor = _vendor_fields(results)
             self._refused(f"resultObject is a refusal: {vendor}", vendor)
         if not isinstance(results, list) or not all(isinstance(p, str) for p in results):
