@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|sync|check|imagine|backup]``."""
+"""Command line: ``python -m bot [run|sync|check|doctor|imagine|backup]``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dotenv import load_dotenv
 
 from bot.app import ImagineBot
 from bot.config import ConfigError, Settings, load_settings, log_level_number
+from bot.models import describe_settings
 from bot.resources import configure_process, open_resources
 
 log = logging.getLogger("bot")
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     imagine.add_argument("prompt", help="what the image should show")
     imagine.add_argument("-o", "--output", required=True, type=Path, help="file to write")
     imagine.add_argument("--aspect-ratio", default=None, help="e.g. 16:9")
+    doctor = commands.add_parser(
+        "doctor", help="check a deployment end to end (spends two images of credit)"
+    )
+    doctor.add_argument("--free", action="store_true", help="skip the two paid API calls")
     backup = commands.add_parser("backup", help="write a consistent copy of the live database")
     backup.add_argument("file", type=Path, help="where to write the copy")
     return parser
@@ -96,13 +101,7 @@ async def imagine_once(settings: Settings, prompt: str, output: Path, ratio: str
     from bot.onemin import OneMinClient, OneMinError
 
     async with aiohttp.ClientSession() as session:
-        client = OneMinClient(
-            session,
-            base_url=settings.onemin_api_url,
-            api_key=settings.onemin_api_key.get(),
-            model=settings.onemin_model,
-            timeout=settings.onemin_timeout_seconds,
-        )
+        client = OneMinClient.from_settings(session, settings)
         try:
             generation = await client.generate(prompt, ratio)
             image = await download_image(
@@ -132,6 +131,7 @@ async def check(settings: Settings) -> int:
         print(f"DATABASE_PATH: cannot open {settings.database_path}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"ok: database {settings.database_path} is writable")
+    print(f"ok: {describe_settings(settings)}")
     headers = {"Authorization": f"Bot {settings.discord_token.get()}"}
     base = settings.discord_api_url
     try:
@@ -204,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(imagine_once(settings, args.prompt, args.output, args.aspect_ratio))
         if command == "check":
             return asyncio.run(check(settings))
+        if command == "doctor":
+            from bot.doctor import run_doctor
+
+            return asyncio.run(run_doctor(settings, free=args.free))
         if command == "backup":
             return asyncio.run(backup(settings, args.file))
         return asyncio.run(run_bot(settings, sync_only=command == "sync"))

@@ -69,13 +69,7 @@ class ImagineBot(commands.AutoShardedBot):
         self.synced_commands = False
         self.session = session
         self.db = db
-        self.api = OneMinClient(
-            session,
-            base_url=settings.onemin_api_url,
-            api_key=settings.onemin_api_key.get(),
-            model=settings.onemin_model,
-            timeout=settings.onemin_timeout_seconds,
-        )
+        self.api = OneMinClient.from_settings(session, settings)
         self.audit = Auditor(self, db)
         self.word_filters = WordFilters(db)
         self.guild_limits = GuildLimits(db, self.default_limits)

@@ -9,11 +9,14 @@ point can print one line and exit non-zero. Secrets are wrapped in
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from bot import models
 
 T = TypeVar("T")
 
@@ -60,7 +63,11 @@ class Settings:
     discord_token: Secret
     onemin_api_key: Secret
     onemin_api_url: str = "https://api.1min.ai"
-    onemin_model: str = "gemini-2.5-flash-image"
+    onemin_model: str = models.DEFAULT_MODEL
+    onemin_edit_model: str = models.DEFAULT_EDIT_MODEL
+    onemin_image_size: str = models.DEFAULT_IMAGE_SIZE
+    # None: the model table's field; "": send no ratio at all.
+    onemin_aspect_ratio_field: str | None = None
     discord_api_url: str = "https://discord.com/api/v10"
     database_path: Path = Path("data/bot.sqlite3")
     max_concurrent_jobs: int = 4
@@ -160,7 +167,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "discord_token": Secret(token),
         "onemin_api_key": Secret(api_key),
         "onemin_api_url": _optional(env, "ONEMIN_API_URL", defaults["onemin_api_url"], _http_url),
-        "onemin_model": _optional(env, "ONEMIN_MODEL", defaults["onemin_model"], str),
         "discord_api_url": _optional(
             env, "DISCORD_API_URL", defaults["discord_api_url"], _http_url
         ),
@@ -196,8 +202,54 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             env, "RETENTION_DAYS", defaults["retention_days"], _int_at_least(1)
         ),
         "log_level": _optional(env, "LOG_LEVEL", defaults["log_level"], _log_level),
+        **_model_values(env, defaults),
     }
     return Settings(**values)
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _model_values(env: Mapping[str, str], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """ONEMIN_MODEL, ONEMIN_EDIT_MODEL, ONEMIN_IMAGE_SIZE, ONEMIN_ASPECT_RATIO_FIELD,
+    checked against the model table (bot/models.py)."""
+    generation = _optional(env, "ONEMIN_MODEL", defaults["onemin_model"], str)
+    editing = _optional(env, "ONEMIN_EDIT_MODEL", defaults["onemin_edit_model"], str)
+    for variable, model, feature in (
+        ("ONEMIN_MODEL", generation, models.GENERATE),
+        ("ONEMIN_EDIT_MODEL", editing, models.EDIT),
+    ):
+        problem = models.check_model(model, feature)
+        if problem:
+            raise ConfigError(variable, problem)
+    size = _optional(
+        env, "ONEMIN_IMAGE_SIZE", defaults["onemin_image_size"], models.normalize_image_size
+    )
+    problem = models.check_image_size(size, (generation, editing))
+    if problem:
+        raise ConfigError("ONEMIN_IMAGE_SIZE", problem)
+    # Set but empty is meaningful here ("send no ratio"), unlike other variables.
+    field = env.get("ONEMIN_ASPECT_RATIO_FIELD")
+    if field is not None:
+        field = field.strip()
+        if field and (not _FIELD_NAME.fullmatch(field) or field in _RESERVED_FIELDS):
+            raise ConfigError(
+                "ONEMIN_ASPECT_RATIO_FIELD",
+                f"must be a field name such as aspect_ratio or aspectRatio (got {field!r})",
+            )
+    return {
+        "onemin_model": generation,
+        "onemin_edit_model": editing,
+        "onemin_image_size": size,
+        "onemin_aspect_ratio_field": field,
+    }
+
+
+# promptObject fields the bot fills itself; a ratio under one of these names
+# would overwrite them.
+_RESERVED_FIELDS = frozenset(
+    {"prompt", "imageSize", "imageUrl", "referenceImage1", "referenceImage2"}
+)
 
 
 def log_level_number(settings: Settings) -> int:

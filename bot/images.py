@@ -18,21 +18,6 @@ from bot.jobs.errors import JobError
 
 log = logging.getLogger(__name__)
 
-# Gemini 2.5 Flash Image's output sizes, per aspect ratio (SPEC.md). The keys are
-# also the /imagine choices, in this order.
-GEMINI_SIZES: Final[dict[str, tuple[int, int]]] = {
-    "1:1": (1024, 1024),
-    "2:3": (832, 1248),
-    "3:2": (1248, 832),
-    "3:4": (864, 1184),
-    "4:3": (1184, 864),
-    "4:5": (896, 1152),
-    "5:4": (1152, 896),
-    "9:16": (768, 1344),
-    "16:9": (1344, 768),
-    "21:9": (1536, 672),
-}
-
 # Formats we accept from the network. Limiting Pillow to these keeps its rarer
 # (and riskier) decoders away from bytes a third party chose.
 ALLOWED_FORMATS: Final = ("PNG", "WEBP", "JPEG", "GIF")

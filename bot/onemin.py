@@ -19,21 +19,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot import models
 from bot.jobs.errors import JobError
+from bot.models import ModelProfile
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-# Whether gemini-2.5-flash-image honours this is undocumented (newer Gemini models
-# on the same API take ``aspectRatio``): the name lives here and nowhere else.
-ASPECT_RATIO_FIELD = "aspect_ratio"
-
 FEATURES_PATH = "/api/features"
-FEATURE_TYPE = "IMAGE_GENERATOR"
 SUCCESS_STATUS = "SUCCESS"
 
 # A success body is a few hundred bytes; anything far larger is not the API talking.
@@ -194,7 +194,7 @@ class OneMinClient:
         *,
         base_url: str,
         api_key: str,
-        model: str,
+        model: str | ModelProfile,
         timeout: float = 120.0,
         connect_timeout: float = 10.0,
         max_attempts: int = 3,
@@ -210,7 +210,21 @@ class OneMinClient:
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self._model = model
+        # A bare model id gets the model table's defaults (see bot/models.py).
+        self._profile = (
+            model if isinstance(model, ModelProfile) else models.profile(model, models.GENERATE)
+        )
+        self._model = self._profile.model
+        self._warned_many_paths = False
+        if not self._profile.known:
+            log.warning(
+                "Model %s is not in the bot's model table: sending the prompt only%s."
+                " Check the model id; see ONEMIN_ASPECT_RATIO_FIELD to change the ratio field",
+                self._model,
+                ""
+                if self._profile.ratio_field is None
+                else f", plus promptObject.{self._profile.ratio_field} with the 10 ratios",
+            )
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
@@ -225,21 +239,39 @@ class OneMinClient:
         # Never the key: this object ends up in tracebacks and debug logs.
         return f"OneMinClient(base_url={self._base_url!r}, model={self._model!r})"
 
+    @classmethod
+    def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> OneMinClient:
+        """The client the configuration describes (generation model, URL, key, bound)."""
+        return cls(
+            session,
+            base_url=settings.onemin_api_url,
+            api_key=settings.onemin_api_key.get(),
+            model=models.generation_profile(settings),
+            timeout=settings.onemin_timeout_seconds,
+        )
+
     @property
     def base_url(self) -> str:
         """The API base URL, without a trailing slash."""
         return self._base_url
 
+    @property
+    def profile(self) -> ModelProfile:
+        """The generation model and what is sent to it."""
+        return self._profile
+
+    @property
+    def aspect_ratio_field(self) -> str | None:
+        """The ``promptObject`` key a ratio is sent under (None: none is sent)."""
+        return self._profile.ratio_field
+
     async def generate(self, prompt: str, aspect_ratio: str | None = None) -> Generation:
         """Ask for one image; return where to download it.
 
-        ``aspect_ratio`` is sent (as ``promptObject[ASPECT_RATIO_FIELD]``) only when
-        given. Raises a :class:`OneMinError` subclass on any failure.
+        ``aspect_ratio`` is sent (under the model's ratio field) only when given.
+        Raises a :class:`OneMinError` subclass on any failure.
         """
-        prompt_object: dict[str, Any] = {"prompt": prompt}
-        if aspect_ratio is not None:
-            prompt_object[ASPECT_RATIO_FIELD] = aspect_ratio
-        body = {"type": FEATURE_TYPE, "model": self._model, "promptObject": prompt_object}
+        body = self._profile.generation_body(prompt, aspect_ratio)
         started = time.monotonic()
         try:
             payload = await self._request("POST", FEATURES_PATH, json_body=body)
@@ -391,13 +423,27 @@ class OneMinClient:
         if not isinstance(detail, dict):
             self._bad_response("aiRecord.aiRecordDetail missing or not an object")
         results = detail.get("resultObject")
+        if isinstance(results, dict) and ("code" in results or "message" in results):
+            # How the chat feature reports a moderation refusal (an object, not a
+            # list of paths); the image refusal shape is undocumented, so this one
+            # counts as a refusal too (shared/vendor/1min-api-notes.md).
+            vendor = _vendor_fields(results)
+            self._refused(f"resultObject is a refusal: {vendor}", vendor)
         if not isinstance(results, list) or not all(isinstance(p, str) for p in results):
             self._bad_response("aiRecordDetail.resultObject is not a list of paths")
         if not results:
             self._bad_response("aiRecordDetail.resultObject is empty")
-        url = record.get("temporaryUrl")
+        if len(results) > 1 and not self._warned_many_paths:
+            # One image a request is all the bot asks for; say so once, not per job.
+            self._warned_many_paths = True
+            log.info(
+                "1min.ai returned %d images for one request; the bot uses the first", len(results)
+            )
+        # The docs put temporaryUrl in aiRecord; a public client's test server puts
+        # it at the top level, and that client reads both.
+        url = record.get("temporaryUrl") or payload.get("temporaryUrl")
         if not isinstance(url, str) or not url:
-            self._bad_response("aiRecord.temporaryUrl missing")
+            self._bad_response("temporaryUrl missing (neither in aiRecord nor at the top level)")
         image_url = check_temporary_url(url, base_url=self._base_url)
         echoed = detail.get("promptObject")
         uuid = record.get("uuid")

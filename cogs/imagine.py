@@ -7,7 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ImagineBot
-from bot.jobs.buttons import ASPECT_RATIOS
+from bot.models import aspect_ratios
+from bot.ratio_option import fit_aspect_ratio_option
 
 PROMPT_MAX = 1500
 
@@ -17,15 +18,14 @@ class ImagineCog(commands.Cog):
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
+        # The ratio choices are the generation model's (none: no aspect_ratio option).
+        fit_aspect_ratio_option(self.imagine, aspect_ratios(bot.settings))
 
     @app_commands.command(name="imagine")
     @app_commands.guild_only()
     @app_commands.describe(
         prompt="What should the image show?",
         aspect_ratio="Shape of the image (default 1:1, square)",
-    )
-    @app_commands.choices(
-        aspect_ratio=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS]
     )
     async def imagine(
         self,

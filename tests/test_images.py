@@ -14,7 +14,6 @@ import pytest
 from PIL import Image
 
 from bot.images import (
-    GEMINI_SIZES,
     FetchedImage,
     ImageError,
     download_image,
@@ -22,6 +21,7 @@ from bot.images import (
     inspect_image,
     ratio_mismatch,
 )
+from bot.models import GEMINI_SIZES
 from bot.onemin import OneMinClient
 from tests.fakes.onemin import MODEL, SIZES, FakeOneMin, Scripted, encode, make_image
 

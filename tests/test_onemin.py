@@ -13,8 +13,9 @@ import aiohttp
 import pytest
 
 from bot.images import download_image, ratio_mismatch
+from bot.models import GENERATE, ModelProfile
+from bot.models import TEN_RATIOS as TEN
 from bot.onemin import (
-    ASPECT_RATIO_FIELD,
     Generation,
     OneMinAuthError,
     OneMinBadRequestError,
@@ -102,7 +103,7 @@ async def test_aspect_ratio_is_sent_only_when_chosen(client, fake, session):
 
     assert fake.requests[0].json["promptObject"] == {
         "prompt": "a wide shot",
-        ASPECT_RATIO_FIELD: "16:9",
+        "aspect_ratio": "16:9",
     }
     assert generation.prompt_object["aspect_ratio"] == "16:9"
     image = await download_image(session, generation.image_url, max_bytes=10**8, timeout=5)
@@ -329,6 +330,73 @@ async def test_200_with_a_message_and_no_record_is_refused(client, fake):
     with pytest.raises(OneMinRefusedError) as info:
         await client.generate("x")
     assert "Prompt blocked by safety system" in info.value.detail
+
+
+async def test_a_result_object_with_code_and_message_is_a_refusal(client, fake):
+    fake.script(Scripted.refusal({"code": "MODERATION", "message": "Flagged as unsafe"}))
+    with pytest.raises(OneMinRefusedError) as info:
+        await client.generate("x")
+    assert "MODERATION" in info.value.detail and "Flagged as unsafe" in info.value.detail
+    assert "reword" in info.value.user_message
+
+
+async def test_temporary_url_is_also_read_from_the_top_level(client, fake, session):
+    fake.top_level_temporary_url = True
+    generation = await client.generate("x")
+    image = await download_image(session, generation.image_url, max_bytes=10**8, timeout=5)
+    assert image.data == fake.served_images[0]
+
+
+async def test_several_paths_take_the_first_and_are_logged_once(client, fake, session, caplog):
+    fake.script(Scripted.several_paths(3), Scripted.several_paths(2))
+    with caplog.at_level(logging.INFO, logger="bot.onemin"):
+        first = await client.generate("one")
+        await client.generate("two")
+    assert len(first.result_paths) == 3
+    image = await download_image(session, first.image_url, max_bytes=10**8, timeout=5)
+    assert image.data == fake.served_images[0]
+    counts = [r.getMessage() for r in caplog.records if "images for one request" in r.getMessage()]
+    assert counts == ["1min.ai returned 3 images for one request; the bot uses the first"]
+
+
+# -- the fake is strict per model (what the vendor's per-model pages document) ----------
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        ("dall-e-3", "Invalid model dall-e-3 for AI feature IMAGE_GENERATOR!"),
+        (
+            ModelProfile(GENERATE, MODEL, True, "aspectRatio", ("16:9",), None),
+            "Invalid field(s) aspectRatio",
+        ),
+        (
+            ModelProfile(GENERATE, "gemini-3.1-flash-image-preview", True, None, (), None),
+            "imageSize is required",
+        ),
+        (
+            ModelProfile(GENERATE, "gemini-3-pro-image-preview", True, None, (), "512"),
+            "imageSize must be one of 1K, 2K, 4K",
+        ),
+        (
+            ModelProfile(
+                GENERATE, "gemini-3.1-flash-image-preview", True, "aspectRatio", ("7:3",), "1K"
+            ),
+            "Unsupported aspectRatio '7:3'",
+        ),
+        (
+            ModelProfile(GENERATE, "gemini-3-pro-image-preview", True, "aspectRatio", TEN, "1K"),
+            "Invalid field(s) aspectRatio",
+        ),
+    ],
+    ids=["unknown-model", "2.5-camel", "3.1-no-size", "3-pro-512", "3.1-bad-ratio", "3-pro-ratio"],
+)
+async def test_the_fake_rejects_what_a_model_does_not_document(session, fake, model, words):
+    client = make_client(session, fake.base_url, model=model)
+    with pytest.raises(OneMinBadRequestError) as info:
+        await client.generate("x", client.profile.ratios[0] if client.profile.ratios else None)
+    assert words in info.value.detail
+    assert set(fake.requests[0].headers) >= {"API-KEY"}
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import discord
 
 from bot.errors import UserFacingError, reply_ephemeral, report_unexpected
-from bot.images import GEMINI_SIZES
+from bot.models import aspect_ratios
 from bot.storage import jobs as job_store
 from bot.storage.jobs import Job
 
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     Interaction = discord.Interaction[ImagineBot]
 
 log = logging.getLogger(__name__)
-
-ASPECT_RATIOS = tuple(GEMINI_SIZES)
 
 
 async def load_job(interaction: Interaction, job_id: int) -> Job:
@@ -129,7 +128,8 @@ class EditButton(_JobButton, template=r"imagine:edit:([0-9]+)"):
     async def run(self, interaction: Interaction) -> None:
         """Open the edit modal."""
         job = await load_job(interaction, self.job_id)
-        await interaction.response.send_modal(EditModal(job))
+        ratios = aspect_ratios(interaction.client.settings)
+        await interaction.response.send_modal(EditModal(job, ratios))
 
 
 class DeleteButton(_JobButton, template=r"imagine:delete:([0-9]+)"):
@@ -155,7 +155,7 @@ class DeleteButton(_JobButton, template=r"imagine:delete:([0-9]+)"):
 class EditModal(discord.ui.Modal):
     """Like Midjourney's Remix: change the prompt (and ratio) and generate again."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, ratios: Sequence[str]) -> None:
         super().__init__(title="Edit and generate again", custom_id=f"imagine:editmodal:{job.id}")
         self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
             label="Prompt",
@@ -165,22 +165,26 @@ class EditModal(discord.ui.Modal):
             min_length=1,
             max_length=1500,
         )
-        self.ratio: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            label="Aspect ratio (e.g. 1:1, 16:9, 9:16)",
-            custom_id="aspect_ratio",
-            default=job.aspect_ratio or "",
-            required=False,
-            max_length=5,
-        )
         self.add_item(self.prompt)
-        self.add_item(self.ratio)
+        # The generation model's ratios; a model without a ratio field gets no box.
+        self.ratios = tuple(ratios)
+        self.ratio: discord.ui.TextInput[EditModal] | None = None
+        if self.ratios:
+            self.ratio = discord.ui.TextInput(
+                label="Aspect ratio (e.g. 1:1, 16:9, 9:16)",
+                custom_id="aspect_ratio",
+                default=(job.aspect_ratio or "") if job.aspect_ratio in self.ratios else "",
+                required=False,
+                max_length=5,
+            )
+            self.add_item(self.ratio)
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
         """Queue the edited prompt as a new request."""
-        ratio = self.ratio.value.strip() or None
-        if ratio is not None and ratio not in ASPECT_RATIOS:
+        ratio = (self.ratio.value.strip() or None) if self.ratio is not None else None
+        if ratio is not None and ratio not in self.ratios:
             raise UserFacingError(
-                f"Unknown aspect ratio {ratio!r}. Choose one of: {', '.join(ASPECT_RATIOS)}."
+                f"Unknown aspect ratio {ratio!r}. Choose one of: {', '.join(self.ratios)}."
             )
         await interaction.client.jobs.submit(interaction, self.prompt.value, ratio)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.images import FetchedImage, download_image, fit_to_limit, ratio_mismatch
-from bot.onemin import ASPECT_RATIO_FIELD, OneMinClient
+from bot.onemin import OneMinClient
 from bot.storage.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class Pipeline:
 
     def _check_ratio(self, job: Job, image: FetchedImage) -> None:
         """Warn once per process when the API seems to ignore the ratio field."""
-        if job.aspect_ratio is None or self._warned_ratio:
+        field = self._api.aspect_ratio_field
+        if job.aspect_ratio is None or self._warned_ratio or field is None:
             return
         if ratio_mismatch(image.width, image.height, job.aspect_ratio):
             self._warned_ratio = True
@@ -73,7 +74,7 @@ class Pipeline:
                 "Asked for aspect ratio %s (sent as promptObject.%s) but got a %dx%d image:"
                 " the API may be ignoring the field",
                 job.aspect_ratio,
-                ASPECT_RATIO_FIELD,
+                field,
                 image.width,
                 image.height,
             )

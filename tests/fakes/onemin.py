@@ -4,7 +4,12 @@ Without a script it behaves like the vendor's doc (``shared/seed/1min-image-api.
 plus what public clients report: 401 ``{"message": "Unauthorized"}`` for a wrong
 ``API-KEY``, 400 ``{"errorCode": "BAD_REQUEST", "message": ...}`` for a bad body, and
 a success body whose ``temporaryUrl`` serves a real, freshly drawn image at Gemini's
-size for the ratio asked for. ``script()`` queues one-shot misbehaviours.
+size for the ratio asked for. It is strict per model (``GENERATORS``, from the
+vendor's per-model pages in ``shared/vendor/1min-api-notes.md``): an unknown model, a
+field the model does not document, a missing or wrong ``imageSize`` or a ratio the
+model does not take is a 400 ``{"message": ...}``, the shape public clients report.
+``script()`` queues one-shot misbehaviours; ``ignore_ratio`` and
+``top_level_temporary_url`` change every answer.
 
     fake = FakeOneMin()
     await fake.start()
@@ -50,6 +55,51 @@ SIZES: dict[str, tuple[int, int]] = {
     "16:9": (1344, 768),
     "21:9": (1536, 672),
 }
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    """What the vendor's generator page documents for one model.
+
+    ``fields`` are the ``promptObject`` keys it accepts; ``sizes`` the ``imageSize``
+    values it requires (empty: it takes no ``imageSize``).
+    """
+
+    fields: frozenset[str]
+    ratio_field: str | None = None
+    ratios: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+
+
+_VENDOR_31_RATIOS = tuple("1:1 1:4 1:8 2:3 3:2 3:4 4:1 4:3 4:5 5:4 8:1 9:16 16:9 21:9".split())  # noqa: SIM905
+
+# Copied from the vendor notes on purpose (not imported from bot.models), so the
+# fake stays an independent oracle for the bot's own table.
+GENERATORS: dict[str, FakeModel] = {
+    # Only ``prompt`` is documented; ``aspect_ratio`` is accepted because the
+    # vendor's own response example echoes it and SPEC.md has the bot send it.
+    "gemini-2.5-flash-image": FakeModel(
+        fields=frozenset({"prompt", "aspect_ratio"}),
+        ratio_field="aspect_ratio",
+        ratios=tuple(SIZES),
+    ),
+    "gemini-3.1-flash-image-preview": FakeModel(
+        fields=frozenset({"prompt", "imageSize", "aspectRatio", "temperature", "topP"}),
+        ratio_field="aspectRatio",
+        # As the vendor page lists them.
+        ratios=_VENDOR_31_RATIOS,
+        sizes=("512", "1K", "2K", "4K"),
+    ),
+    "gemini-3-pro-image-preview": FakeModel(
+        fields=frozenset({"prompt", "imageSize", "temperature", "topP"}),
+        sizes=("1K", "2K", "4K"),
+    ),
+}
+# Pixel scale of each imageSize against 1K (Google names sizes by their long side).
+_SIZE_SCALE = {"512": 0.5, "1K": 1.0, "2K": 2.0, "4K": 4.0}
+# The refusal the chat feature sends for a moderated prompt (vendor notes: the only
+# refusal shape seen); its code and words here are made up.
+REFUSAL = {"code": "CONTENT_POLICY_VIOLATION", "message": "The prompt was flagged by moderation"}
 
 _EXTENSIONS = {"WEBP": "webp", "PNG": "png", "JPEG": "jpg", "GIF": "gif"}
 _CONTENT_TYPES = {
@@ -209,6 +259,26 @@ class Scripted:
         return cls.json_answer({"message": message})
 
     @classmethod
+    def refusal(cls, result: dict[str, Any] | None = None) -> Scripted:
+        """200 SUCCESS whose ``resultObject`` is a ``{code, message}`` object, not paths."""
+
+        def mutate(payload: Payload, base_url: str) -> None:
+            payload["aiRecord"]["aiRecordDetail"]["resultObject"] = dict(result or REFUSAL)
+
+        return cls(mutate=mutate)
+
+    @classmethod
+    def several_paths(cls, count: int = 3) -> Scripted:
+        """A success listing ``count`` stored paths (the first is the served image)."""
+
+        def mutate(payload: Payload, base_url: str) -> None:
+            paths = payload["aiRecord"]["aiRecordDetail"]["resultObject"]
+            first = paths[0]
+            paths.extend(first.replace("_fake.", f"_fake_{n}.") for n in range(2, count + 1))
+
+        return cls(mutate=mutate)
+
+    @classmethod
     def with_image(
         cls, data: bytes | Image.Image, *, fmt: str = "PNG", chunked: bool = False
     ) -> Scripted:
@@ -237,12 +307,17 @@ class FakeOneMin:
         api_key: str = "test-key",
         latency: float = 0.0,
         image_format: str = "WEBP",
-        model: str = MODEL,
     ) -> None:
         self.api_key = api_key
         self.latency = latency
         self.image_format = image_format.upper()
-        self.model = model
+        # Knobs for shapes public clients report: a square image whatever ratio was
+        # asked (an API that ignores the field), and temporaryUrl at the top level
+        # of the body instead of inside aiRecord (one client's test server).
+        self.ignore_ratio = False
+        self.top_level_temporary_url = False
+        # The generator models this API serves; a test may add one the bot does not know.
+        self.models: dict[str, FakeModel] = dict(GENERATORS)
         self.base_url = ""
         self.requests: list[RecordedCall] = []
         self.served_images: list[bytes] = []
@@ -357,14 +432,23 @@ class FakeOneMin:
         problem = self._validate(request, body)
         if problem:
             return web.json_response({"errorCode": "BAD_REQUEST", "message": problem}, status=400)
-
+        model = self.models.get(body["model"])
+        if model is None:
+            # The 400 public clients' fixtures show for a model the feature lacks.
+            return _message(f"Invalid model {body['model']} for AI feature IMAGE_GENERATOR!")
         prompt_object = body["promptObject"]
-        ratio = prompt_object.get("aspect_ratio", "1:1")
+        problem = _check_model_fields(body["model"], model, prompt_object)
+        if problem:
+            return _message(problem)
+
+        ratio = prompt_object.get(model.ratio_field or "", "1:1")
+        size = prompt_object.get("imageSize", "1K")
         if scripted is not None and scripted.image is not None:
             data, fmt = scripted.image, _format_of(scripted.image)
         else:
             fmt = self.image_format
-            data = make_image(SIZES[ratio], call_number, fmt=fmt)
+            shape = "1:1" if self.ignore_ratio else ratio
+            data = make_image(dimensions(shape, size), call_number, fmt=fmt)
         ext = _EXTENSIONS.get(fmt, "bin")
         stamp = datetime.now(UTC).strftime("%Y_%m_%d_%H_%M_%S")
         path = f"development/images/{stamp}_{call_number:03d}_fake.{ext}"
@@ -386,17 +470,14 @@ class FakeOneMin:
                 .isoformat(timespec="milliseconds")
                 .replace("+00:00", "Z"),
                 "aiRecordDetail": {
-                    "promptObject": {
-                        "prompt": prompt_object["prompt"],
-                        "aspect_ratio": ratio,
-                        "output_quality": 90,
-                        "seed": random.randint(1, 2**31 - 1),
-                    },
+                    "promptObject": _echo(body["model"], prompt_object, ratio),
                     "resultObject": [path],
                 },
                 "temporaryUrl": self._signed_url(path),
             }
         }
+        if self.top_level_temporary_url:
+            payload["temporaryUrl"] = payload["aiRecord"].pop("temporaryUrl")
         if scripted is not None and scripted.mutate is not None:
             scripted.mutate(payload, self.base_url)
         return web.json_response(payload)
@@ -408,17 +489,14 @@ class FakeOneMin:
             return "Body must be a JSON object"
         if body.get("type") != "IMAGE_GENERATOR":
             return "type must be IMAGE_GENERATOR"
-        if body.get("model") != self.model:
-            return f"model must be {self.model}"
+        if not isinstance(body.get("model"), str):
+            return "model is required"
         prompt_object = body.get("promptObject")
         if not isinstance(prompt_object, dict):
             return "promptObject is required"
         prompt = prompt_object.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             return "promptObject.prompt must be a non-empty string"
-        ratio = prompt_object.get("aspect_ratio", "1:1")
-        if ratio not in SIZES:
-            return f"Unsupported aspect_ratio {ratio!r}"
         return None
 
     async def _asset(self, request: web.Request) -> web.StreamResponse:
@@ -485,6 +563,59 @@ class FakeOneMin:
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def _message(text: str, status: int = 400) -> web.Response:
+    return web.json_response({"message": text}, status=status)
+
+
+def _check_model_fields(name: str, model: FakeModel, prompt_object: dict[str, Any]) -> str | None:
+    """Why ``prompt_object`` does not suit ``model`` (its vendor page), or None."""
+    unknown = sorted(set(prompt_object) - model.fields)
+    if unknown:
+        return f"Invalid field(s) {', '.join(unknown)} in promptObject for model {name}"
+    if model.sizes:
+        size = prompt_object.get("imageSize")
+        if size is None:
+            return f"imageSize is required for model {name}"
+        if size not in model.sizes:
+            return f"imageSize must be one of {', '.join(model.sizes)} for model {name}"
+    if model.ratio_field is not None and model.ratio_field in prompt_object:
+        ratio = prompt_object[model.ratio_field]
+        if ratio not in model.ratios:
+            return f"Unsupported {model.ratio_field} {ratio!r} for model {name}"
+    for key, top in (("temperature", 2), ("topP", 1)):
+        value = prompt_object.get(key)
+        if value is not None and (not isinstance(value, int | float) or not 0 <= value <= top):
+            return f"{key} must be a number from 0 to {top}"
+    return None
+
+
+def _echo(model: str, prompt_object: dict[str, Any], ratio: str) -> dict[str, Any]:
+    """The ``promptObject`` a success echoes. The 2.5 page's example shows Flux's
+    fields (``aspect_ratio``, ``output_quality``, ``seed``); the others echo the request."""
+    if model != MODEL:
+        return dict(prompt_object)
+    return {
+        "prompt": prompt_object["prompt"],
+        "aspect_ratio": ratio,
+        "output_quality": 90,
+        "seed": random.randint(1, 2**31 - 1),
+    }
+
+
+def dimensions(ratio: str, size: str = "1K") -> tuple[int, int]:
+    """The fake's image size for ``ratio`` at ``size``: Gemini's table for the 10 ratios,
+    else about one megapixel of that shape; scaled for 512/2K/4K (a guess, not vendor data)."""
+    scale = _SIZE_SCALE[size]
+    if ratio in SIZES:
+        width, height = SIZES[ratio]
+    else:
+        left, _, right = ratio.partition(":")
+        aspect = int(left) / int(right)
+        width = round((1024 * 1024 * aspect) ** 0.5 / 16) * 16
+        height = round((1024 * 1024 / aspect) ** 0.5 / 16) * 16
+    return round(width * scale), round(height * scale)
 
 
 def _literal(scripted: Scripted) -> web.Response:

@@ -27,6 +27,9 @@ def test_defaults_match_the_spec_table():
     assert s.shutdown_grace_seconds == 25
     assert s.retention_days == 90
     assert s.log_level == "INFO"
+    assert s.onemin_edit_model == "gemini-2.5-flash-image-preview"
+    assert s.onemin_image_size == "1K"
+    assert s.onemin_aspect_ratio_field is None  # the model table's
 
 
 @pytest.mark.parametrize("missing", ["DISCORD_TOKEN", "ONEMIN_API_KEY"])
@@ -54,6 +57,11 @@ def test_missing_required_names_the_variable(missing):
         ("RETENTION_DAYS", "0"),
         ("MAX_IMAGE_BYTES", "12"),
         ("DISCORD_TOKEN", '"quoted"'),
+        ("ONEMIN_IMAGE_SIZE", "huge"),
+        ("ONEMIN_MODEL", "gemini-2.5-flash-image-preview"),  # edits only
+        ("ONEMIN_EDIT_MODEL", "gemini-2.5-flash-image"),  # generates only
+        ("ONEMIN_ASPECT_RATIO_FIELD", "aspect ratio"),
+        ("ONEMIN_ASPECT_RATIO_FIELD", "prompt"),
     ],
 )
 def test_malformed_values_name_the_variable(name, value):
@@ -91,3 +99,39 @@ def test_secrets_never_show_in_repr_or_errors():
     with pytest.raises(ConfigError) as info:
         load_settings({**REQUIRED, "DISCORD_TOKEN": "has space"})
     assert "has space" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"ONEMIN_MODEL": "gemini-3-pro-image-preview", "ONEMIN_IMAGE_SIZE": "512"}, "1K, 2K, 4K"),
+        ({"ONEMIN_EDIT_MODEL": "gemini-3-pro-image-preview", "ONEMIN_IMAGE_SIZE": "512"}, "1K"),
+    ],
+)
+def test_an_image_size_the_chosen_model_does_not_take_names_the_variable(env, problem):
+    with pytest.raises(ConfigError) as info:
+        load_settings({**REQUIRED, **env})
+    assert info.value.variable == "ONEMIN_IMAGE_SIZE"
+    assert problem in info.value.problem
+
+
+def test_model_settings_that_are_accepted():
+    s = load_settings(
+        {**REQUIRED, "ONEMIN_MODEL": "gemini-3.1-flash-image-preview", "ONEMIN_IMAGE_SIZE": "512"}
+    )
+    assert s.onemin_image_size == "512"
+    assert load_settings({**REQUIRED, "ONEMIN_IMAGE_SIZE": "2k"}).onemin_image_size == "2K"
+    # A model that takes no size ignores it; an unknown model id is not an error.
+    assert load_settings({**REQUIRED, "ONEMIN_MODEL": "some-new-model"}).onemin_model == (
+        "some-new-model"
+    )
+    # Set but empty means "send no ratio"; unset means the table's field.
+    assert (
+        load_settings({**REQUIRED, "ONEMIN_ASPECT_RATIO_FIELD": ""}).onemin_aspect_ratio_field == ""
+    )
+    assert (
+        load_settings(
+            {**REQUIRED, "ONEMIN_ASPECT_RATIO_FIELD": " aspectRatio "}
+        ).onemin_aspect_ratio_field
+        == "aspectRatio"
+    )
