@@ -8,7 +8,7 @@ import random
 
 from PIL import Image
 
-from tests.fakes.onemin import Scripted
+from tests.support.fake_onemin import Scripted
 
 
 def has_image(message) -> bool:

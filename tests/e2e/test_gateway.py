@@ -8,8 +8,8 @@ import pytest
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from tests.e2e.conftest import BotHarness
-from tests.fakes.discord import FakeDiscord
+from tests.support.fake_discord import FakeDiscord
+from tests.support.harness import BotHarness
 
 # A loopback port nothing listens on: if the bot ever used this address it would fail
 # (and nothing here may reach the real Discord).

@@ -80,7 +80,7 @@ async def test_no_ratio_sends_no_aspect_ratio_field(world):
 
 
 async def test_api_error_shows_a_clear_message_and_the_next_request_works(world):
-    from tests.fakes.onemin import Scripted
+    from tests.support.fake_onemin import Scripted
 
     world.api.script(Scripted.unauthorized())
     failed = await world.imagine(prompt="first try")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tests.fakes.onemin import Scripted
+from tests.support.fake_onemin import Scripted
 
 
 def has_image(message) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from .discord_models import MessageFlags, iter_components
+from .models import MessageFlags, iter_components
 
 # -- errors ------------------------------------------------------------------------
 

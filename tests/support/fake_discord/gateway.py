@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .discord_models import FakeGuild, Intents, iso
+from .models import FakeGuild, Intents, iso
 
 if TYPE_CHECKING:
-    from .discord import FakeDiscord
+    from .server import FakeDiscord
 
 _log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class GatewayServer:
                 self._protocol_error(
                     f"fake gateway cannot do compress={compress!r} (supported: zlib-stream or "
                     "none); discord.py picks zstd-stream when 'zstandard' is installed - "
-                    "uninstall it or add zstd support to tests/fakes/discord_gateway.py"
+                    "uninstall it or add zstd support to tests/support/fake_discord/gateway.py"
                 )
                 await self._reject(
                     conn, CLOSE_UNKNOWN_ERROR, f"fake gateway: compress={compress} unsupported"

@@ -23,7 +23,7 @@ from bot.images import (
     ratio_mismatch,
 )
 from bot.onemin import OneMinClient
-from tests.fakes.onemin import MODEL, SIZES, FakeOneMin, Scripted, encode, make_image
+from tests.support.fake_onemin import MODEL, SIZES, FakeOneMin, Scripted, encode, make_image
 
 MB = 1024 * 1024
 

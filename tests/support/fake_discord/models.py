@@ -1,7 +1,7 @@
 """Data model of the fake Discord server: snowflakes, users, guilds, messages, interactions.
 
 Everything here is plain data plus helpers that render Discord API JSON objects
-(shapes from discord-api-docs). The server (``tests.fakes.discord``) owns instances of
+(shapes from discord-api-docs). The server (``tests.support.fake_discord``) owns instances of
 these classes; tests read them to assert on what the bot did.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .discord import FakeDiscord
+    from .server import FakeDiscord
 
 DISCORD_EPOCH_MS = 1420070400000
 """First millisecond of 2015, the epoch of Discord snowflakes."""

@@ -28,7 +28,7 @@ from bot.onemin import (
     OneMinUnavailableError,
     check_temporary_url,
 )
-from tests.fakes.onemin import MODEL, FakeOneMin, Scripted
+from tests.support.fake_onemin import MODEL, FakeOneMin, Scripted
 
 KEY = "test-key"
 SECRET_KEY = "sk-live-SECRET-7f3a9c"

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .discord_models import (
+from .models import (
     FakeAttachment,
     FakeChannel,
     FakeGuild,
@@ -21,10 +21,10 @@ from .discord_models import (
     FakeUser,
     Permissions,
 )
-from .discord_validate import assign_component_ids
+from .validate import assign_component_ids
 
 if TYPE_CHECKING:
-    from .discord import FakeDiscord
+    from .server import FakeDiscord
 
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)

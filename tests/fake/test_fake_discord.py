@@ -1,4 +1,4 @@
-"""Tests of the fake Discord server (tests/fakes/discord.py), driven by the real discord.py."""
+"""Tests of the fake Discord server (tests/support/fake_discord/), driven by the real discord.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakes.discord import (
+from tests.support.fake_discord import (
     FakeDiscord,
     FakeGuild,
     FakeInteraction,

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
-from .discord_models import (
+from ..models import (
     CallbackType,
     FakeAttachment,
     FakeChannel,
@@ -31,7 +31,7 @@ from .discord_models import (
     image_size,
     utcnow,
 )
-from .discord_validate import (
+from ..validate import (
     ApiError,
     FormErrors,
     already_acknowledged,
@@ -55,7 +55,7 @@ from .discord_validate import (
 )
 
 if TYPE_CHECKING:
-    from .discord import FakeDiscord
+    from ..server import FakeDiscord
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .discord_gateway import GatewayServer, GatewaySession
-from .discord_interactions import (
+from .gateway import GatewayServer, GatewaySession
+from .interactions import (
     OptionValue,
     Resolved,
     build_command_data,
@@ -45,7 +45,7 @@ from .discord_interactions import (
     new_token,
     select_values,
 )
-from .discord_models import (
+from .models import (
     DEFAULT_UPLOAD_LIMIT,
     CallbackType,
     FakeAttachment,
@@ -67,7 +67,7 @@ from .discord_models import (
     image_size,
     utcnow,
 )
-from .discord_rest import RestApi
+from .rest import RestApi
 
 __all__ = [
     "CallbackType",
