@@ -790,7 +790,6 @@ async def test_fake_interaction_repr(fake: FakeDiscord, world: Any) -> None:
         channel=guild.text_channel,
         user=user,
         data={"name": "x"},
-        locale="en-US",
         attachment_size_limit=None,
     )
     assert isinstance(interaction, FakeInteraction)

@@ -8,7 +8,7 @@ size for the ratio asked for. ``script()`` queues one-shot misbehaviours.
 
     fake = FakeOneMin()
     await fake.start()
-    fake.script(Scripted.error(500), Scripted.success())
+    fake.script(Scripted.error(500), Scripted.with_image(image))
     ...
     await fake.close()
 """
@@ -86,7 +86,6 @@ class Scripted:
     text_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hangs: bool = False
-    delay: float = 0.0
     mutate: Callable[[Payload, str], None] | None = None
     image: bytes | None = None
     image_chunked: bool = False
@@ -149,11 +148,6 @@ class Scripted:
         return cls(hangs=True)
 
     # -- edits of the success body -------------------------------------------------
-
-    @classmethod
-    def success(cls, *, delay: float = 0.0) -> Scripted:
-        """The normal answer (optionally after ``delay`` seconds)."""
-        return cls(delay=delay)
 
     @classmethod
     def record_status(cls, status: str = "FAILED") -> Scripted:
@@ -347,8 +341,6 @@ class FakeOneMin:
             if scripted.hangs:
                 await self._stopping.wait()
                 raise web.HTTPServiceUnavailable()
-            if scripted.delay:
-                await self._sleep(scripted.delay)
             if scripted.literal:
                 return _literal(scripted)
 

@@ -48,7 +48,6 @@ from ..validate import (
     unknown_interaction,
     unknown_message,
     unknown_webhook,
-    validate_command,
     validate_command_list,
     validate_message_payload,
     validate_modal,
@@ -89,16 +88,10 @@ class RestApi:
         r = app.router
         r.add_get(f"{p}/users/@me", self.get_me)
         r.add_get(f"{p}/oauth2/applications/@me", self.get_application)
-        r.add_get(f"{p}/gateway", self.get_gateway)
         r.add_get(f"{p}/gateway/bot", self.get_gateway_bot)
         commands = f"{p}/applications/{{application_id}}/commands"
-        guild_commands = f"{p}/applications/{{application_id}}/guilds/{{guild_id}}/commands"
-        for base in (commands, guild_commands):
-            r.add_get(base, self.get_commands)
-            r.add_put(base, self.put_commands)
-            r.add_post(base, self.post_command)
-            r.add_get(base + "/{command_id}", self.get_command)
-            r.add_delete(base + "/{command_id}", self.delete_command)
+        r.add_get(commands, self.get_commands)
+        r.add_put(commands, self.put_commands)
         r.add_post(
             f"{p}/interactions/{{interaction_id}}/{{token}}/callback", self.interaction_callback
         )
@@ -109,14 +102,10 @@ class RestApi:
         r.add_delete(hook_message, self.webhook_delete_message)
         r.add_post(f"{p}/channels/{{channel_id}}/messages", self.channel_create_message)
         channel_message = f"{p}/channels/{{channel_id}}/messages/{{message_id}}"
-        r.add_get(channel_message, self.channel_get_message)
         r.add_patch(channel_message, self.channel_edit_message)
         r.add_delete(channel_message, self.channel_delete_message)
         r.add_get(f"{p}/channels/{{channel_id}}/messages", self.channel_list_messages)
         r.add_post(f"{p}/channels/{{channel_id}}/typing", self.channel_typing)
-        r.add_get(f"{p}/channels/{{channel_id}}", self.get_channel)
-        r.add_get(f"{p}/users/{{user_id}}", self.get_user)
-        r.add_get(f"{p}/guilds/{{guild_id}}", self.get_guild)
         r.add_get(f"{p}/guilds/{{guild_id}}/members/{{user_id}}", self.get_member)
         r.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self.get_attachment)
 
@@ -300,10 +289,6 @@ class RestApi:
         self._require_bot(request)
         return json_response(self.fake._application_payload())
 
-    async def get_gateway(self, request: web.Request) -> web.Response:
-        """GET /gateway (no auth)."""
-        return json_response({"url": self.fake.gateway_url})
-
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         """GET /gateway/bot."""
         self._require_bot(request)
@@ -332,20 +317,15 @@ class RestApi:
         )
 
     # -- application commands ------------------------------------------------------
-    def _command_scope(self, request: web.Request) -> tuple[int | None, list[dict[str, Any]]]:
+    def _commands(self, request: web.Request) -> list[dict[str, Any]]:
+        """The application's global commands (the fake serves no guild commands)."""
         self._require_bot(request)
-        fake = self.fake
-        if request.match_info["application_id"] != str(fake.application_id):
+        if request.match_info["application_id"] != str(self.fake.application_id):
             raise missing_access()
-        guild_id = request.match_info.get("guild_id")
-        if guild_id is None:
-            return None, fake.commands
-        if not guild_id.isdigit() or int(guild_id) not in fake.guilds:
-            raise missing_access()
-        return int(guild_id), fake.guild_commands.setdefault(int(guild_id), [])
+        return self.fake.commands
 
     def _store_command(
-        self, command: dict[str, Any], guild_id: int | None, existing: dict[str, Any] | None
+        self, command: dict[str, Any], existing: dict[str, Any] | None
     ) -> dict[str, Any]:
         fake = self.fake
         kind = command.get("type") or 1
@@ -365,12 +345,9 @@ class RestApi:
             "description_localizations": command.get("description_localizations"),
             "nsfw": bool(command.get("nsfw", False)),
         }
-        if guild_id is not None:
-            stored["guild_id"] = str(guild_id)
-        else:
-            stored["dm_permission"] = command.get("dm_permission", True)
-            stored["contexts"] = command.get("contexts")
-            stored["integration_types"] = command.get("integration_types") or [0]
+        stored["dm_permission"] = command.get("dm_permission", True)
+        stored["contexts"] = command.get("contexts")
+        stored["integration_types"] = command.get("integration_types") or [0]
         if command.get("options"):
             stored["options"] = _clean_nulls(command["options"])
         if existing is None or _without_version(existing) != _without_version(stored):
@@ -378,59 +355,19 @@ class RestApi:
         return stored
 
     async def get_commands(self, request: web.Request) -> web.Response:
-        """GET /applications/{id}[/guilds/{id}]/commands."""
-        _, commands = self._command_scope(request)
-        return json_response(commands)
+        """GET /applications/{id}/commands."""
+        return json_response(self._commands(request))
 
     async def put_commands(self, request: web.Request) -> web.Response:
-        """PUT (bulk overwrite) /applications/{id}[/guilds/{id}]/commands."""
-        guild_id, commands = self._command_scope(request)
+        """PUT (bulk overwrite) /applications/{id}/commands."""
+        commands = self._commands(request)
         body, _ = await self.read_body(request, size_limit=None)
-        validate_command_list(body, guild=guild_id is not None)
+        validate_command_list(body)
         by_key = {(c["name"], c["type"]): c for c in commands}
-        new = [
-            self._store_command(c, guild_id, by_key.get((c["name"], c.get("type") or 1)))
-            for c in body
-        ]
+        new = [self._store_command(c, by_key.get((c["name"], c.get("type") or 1))) for c in body]
         commands[:] = new
         self.fake.command_syncs.append(request[RECORD_KEY])
         return json_response(new)
-
-    async def post_command(self, request: web.Request) -> web.Response:
-        """POST (create or upsert one) /applications/{id}[/guilds/{id}]/commands."""
-        guild_id, commands = self._command_scope(request)
-        body, _ = await self.read_body(request, size_limit=None)
-        errors = FormErrors()
-        validate_command(errors, (), body, guild=guild_id is not None)
-        errors.raise_if_any()
-        kind = body.get("type") or 1
-        existing = next(
-            (c for c in commands if (c["name"], c["type"]) == (body["name"], kind)), None
-        )
-        stored = self._store_command(body, guild_id, existing)
-        if existing is not None:
-            commands[commands.index(existing)] = stored
-            return json_response(stored, 200)
-        commands.append(stored)
-        return json_response(stored, 201)
-
-    def _find_command(self, request: web.Request) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        _, commands = self._command_scope(request)
-        for command in commands:
-            if command["id"] == request.match_info["command_id"]:
-                return commands, command
-        raise api_error(404, 10063, "Unknown application command")
-
-    async def get_command(self, request: web.Request) -> web.Response:
-        """GET one application command."""
-        _, command = self._find_command(request)
-        return json_response(command)
-
-    async def delete_command(self, request: web.Request) -> web.Response:
-        """DELETE one application command."""
-        commands, command = self._find_command(request)
-        commands.remove(command)
-        return web.Response(status=204)
 
     # -- messages: building --------------------------------------------------------
     def _new_attachment(
@@ -790,7 +727,6 @@ class RestApi:
             InteractionType.APPLICATION_COMMAND: {4, 5, 9},
             InteractionType.MESSAGE_COMPONENT: {4, 5, 6, 7, 9},
             InteractionType.MODAL_SUBMIT: {4, 5, 6, 7} if interaction.message else {4, 5},
-            InteractionType.AUTOCOMPLETE: {8},
         }[interaction.type]
         if kind not in allowed:
             errors.add(
@@ -842,14 +778,6 @@ class RestApi:
                 with _errors_under("data"):
                     self.edit_message(target, data, uploads, via="callback")
             message = target
-        elif kind == CallbackType.AUTOCOMPLETE_RESULT:
-            choices = (data or {}).get("choices")
-            if not isinstance(choices, list) or len(choices) > 25:
-                errors.add(
-                    ("data", "choices"), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
-                )
-                raise errors.error()
-            interaction.autocomplete_choices = choices
         elif kind == CallbackType.MODAL:
             validate_modal(data)
         interaction.callback = InteractionCallback(
@@ -996,17 +924,6 @@ class RestApi:
         fake._notify()
         return json_response(message.to_dict())
 
-    async def channel_get_message(self, request: web.Request) -> web.Response:
-        """GET /channels/{channel_id}/messages/{message_id}."""
-        channel = self._channel(request)
-        guild = self.fake.guilds[channel.guild_id]
-        if (
-            not guild.permissions_in(self.fake.bot_user.id, channel)
-            & Permissions.READ_MESSAGE_HISTORY
-        ):
-            raise missing_access()
-        return json_response(self._channel_message(request, channel).to_dict())
-
     async def channel_edit_message(self, request: web.Request) -> web.Response:
         """PATCH /channels/{channel_id}/messages/{message_id}."""
         channel = self._channel(request)
@@ -1067,34 +984,6 @@ class RestApi:
         """POST /channels/{channel_id}/typing."""
         self._channel(request)
         return web.Response(status=204)
-
-    async def get_channel(self, request: web.Request) -> web.Response:
-        """GET /channels/{channel_id}."""
-        return json_response(self._channel(request).to_dict())
-
-    async def get_user(self, request: web.Request) -> web.Response:
-        """GET /users/{user_id}."""
-        self._require_bot(request)
-        raw = request.match_info["user_id"]
-        user = self.fake.users.get(int(raw)) if raw.isdigit() else None
-        if user is None:
-            raise api_error(404, 10013, "Unknown User")
-        return json_response(user.to_dict())
-
-    async def get_guild(self, request: web.Request) -> web.Response:
-        """GET /guilds/{guild_id}."""
-        self._require_bot(request)
-        raw = request.match_info["guild_id"]
-        guild = self.fake.guilds.get(int(raw)) if raw.isdigit() else None
-        if guild is None:
-            raise api_error(404, 10004, "Unknown Guild")
-        data = guild.to_dict()
-        if _truthy(request.query.get("with_counts")):
-            data.update(
-                approximate_member_count=len(guild.members),
-                approximate_presence_count=0,
-            )
-        return json_response(data)
 
     async def get_member(self, request: web.Request) -> web.Response:
         """GET /guilds/{guild_id}/members/{user_id}."""
