@@ -1,7 +1,7 @@
 """Data model of the fake Discord server: snowflakes, users, guilds, messages, interactions.
 
 Everything here is plain data plus helpers that render Discord API JSON objects
-(shapes from discord-api-docs). The server (``tests.support.fake_discord``) owns instances of
+(shapes from discord-api-docs). The server (``server.FakeDiscord``) owns instances of
 these classes; tests read them to assert on what the bot did.
 """
 

@@ -5,7 +5,7 @@ Usage::
     fake = FakeDiscord(token="t0ken", shard_count=1)
     await fake.start()
     guild = fake.add_guild(name="Test Guild")
-    user = fake.add_member(guild, username="alice")
+    user = fake.add_member(guild, "alice")
     with fake.patch_discord_py():          # Route.BASE + DiscordWebSocket.DEFAULT_GATEWAY
         ...start the bot with token "t0ken", await fake.wait_for_ready()...
         it = await fake.invoke_command(guild, guild.text_channel, user, "imagine",
@@ -18,9 +18,8 @@ REST lives under ``fake.api_url`` (``http://127.0.0.1:PORT/api/v10``), the gatew
 ``fake.requests``; gateway/HTTP protocol misuse that the fake cannot serve is recorded in
 ``fake.protocol_errors`` (check it with :meth:`FakeDiscord.assert_no_protocol_errors`).
 
-The server is split over sibling modules: ``discord_models`` (data classes),
-``discord_validate`` (Discord's limits and error bodies), ``discord_rest`` (HTTP routes),
-``discord_gateway`` (websocket protocol) and ``discord_interactions`` (payload builders).
+This module is the test-facing control API; the protocol lives in the sibling modules
+(see the package docstring).
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ from .interactions import (
 )
 from .models import (
     DEFAULT_UPLOAD_LIMIT,
-    CallbackType,
     FakeAttachment,
     FakeChannel,
     FakeGuild,
@@ -56,9 +54,7 @@ from .models import (
     FakeRole,
     FakeUser,
     Intents,
-    InteractionCallback,
     InteractionType,
-    MessageFlags,
     Permissions,
     RecordedRequest,
     SnowflakeGenerator,
@@ -66,25 +62,7 @@ from .models import (
 )
 from .rest import RestApi
 
-__all__ = [
-    "CallbackType",
-    "FakeAttachment",
-    "FakeChannel",
-    "FakeDiscord",
-    "FakeDiscordTimeout",
-    "FakeGuild",
-    "FakeInteraction",
-    "FakeMember",
-    "FakeMessage",
-    "FakeRole",
-    "FakeUser",
-    "Intents",
-    "InteractionCallback",
-    "InteractionType",
-    "MessageFlags",
-    "Permissions",
-    "RecordedRequest",
-]
+__all__ = ["FakeDiscord", "FakeDiscordTimeout"]
 
 _T = TypeVar("_T")
 
@@ -489,7 +467,7 @@ class FakeDiscord:
             author=author,
             content=content,
         )
-        self._rest._apply_mentions(message, default_parse=["users", "roles", "everyone"])
+        self._rest.messages.apply_mentions(message, default_parse=["users", "roles", "everyone"])
         self._store_message(message)
         self._notify()
         return message
