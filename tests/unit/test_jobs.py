@@ -76,7 +76,7 @@ async def test_workers_bound_concurrency_and_one_server_gets_them_all(db):
 async def test_positions_and_remove(db):
     queue = JobQueue(db, Recorder(db), workers=1)
     jobs = [await add(db, queue, guild=1, prompt=str(n)) for n in range(3)]
-    moved = []
+    moved: list[int] = []
     queue.add_position_listener(moved.append)
     assert [queue.position(j.id) for j in jobs] == [1, 2, 3]
     assert queue.remove(jobs[0].id) == jobs[0]
@@ -103,6 +103,7 @@ async def test_restore_requeues_interrupted_jobs_once(db):
     await restarted.stop(1)
     assert sorted(p for _, p in recorder.order) == ["was queued", "was running"]
     gave_up = await requests.get(db, crashed_twice.id)
+    assert gave_up is not None
     assert gave_up.status is Status.FAILED
     assert gave_up.error_kind == "interrupted"
     assert second.id
@@ -121,7 +122,9 @@ async def test_stop_refuses_new_jobs_and_requeues_cut_off_ones(db):
     job = await add(db, queue, guild=1)
     await started.wait()
     await queue.stop(0.05)
-    assert (await requests.get(db, job.id)).status is Status.QUEUED
+    stopped = await requests.get(db, job.id)
+    assert stopped is not None
+    assert stopped.status is Status.QUEUED
     try:
         await add(db, queue, guild=1)
     except QueueClosedError:
