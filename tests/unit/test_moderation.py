@@ -28,19 +28,24 @@ async def test_blocking_a_word_twice_changes_nothing(db):
     assert [(r["added_by"], r["added_at"]) for r in rows] == [(7, 10.0)]
 
 
-async def test_a_full_list_refuses_more_words(db, monkeypatch):
-    assert moderation.MAX_BLOCKED_WORDS == 500
-    monkeypatch.setattr(moderation, "MAX_BLOCKED_WORDS", 3)
-    for word in ("a", "b", "c"):
-        assert await moderation.add_blocked_word(db, 1, word, by=7, now=1.0)
-    assert not await moderation.add_blocked_word(db, 1, "d", by=7, now=1.0)
-    assert await moderation.blocked_words(db, 1) == ["a", "b", "c"]
+async def test_a_full_list_refuses_more_words(db):
+    # 499 words already stored, as if blocked one by one.
+    await db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 499)"
+        " INSERT INTO blocked_words (guild_id, word, added_by, added_at)"
+        " SELECT 1, printf('w%03d', i), 7, 1.0 FROM n"
+    )
+    assert await moderation.add_blocked_word(db, 1, "x500", by=7, now=2.0)
+    assert not await moderation.add_blocked_word(db, 1, "x501", by=7, now=2.0)
+    words = await moderation.blocked_words(db, 1)
+    assert len(words) == moderation.MAX_BLOCKED_WORDS == 500
+    assert "x501" not in words
     # The cap is per server.
-    assert await moderation.add_blocked_word(db, 2, "d", by=7, now=1.0)
+    assert await moderation.add_blocked_word(db, 2, "x501", by=7, now=2.0)
     # Room again after a removal.
-    assert await moderation.remove_blocked_word(db, 1, "b")
-    assert await moderation.add_blocked_word(db, 1, "d", by=7, now=1.0)
-    assert await moderation.blocked_words(db, 1) == ["a", "c", "d"]
+    assert await moderation.remove_blocked_word(db, 1, "w001")
+    assert await moderation.add_blocked_word(db, 1, "x501", by=7, now=2.0)
+    assert len(await moderation.blocked_words(db, 1)) == 500
 
 
 async def test_removing_a_word_says_whether_it_was_blocked(db):
