@@ -863,6 +863,15 @@ async def test_channel_history(fake: FakeDiscord, world: Any) -> None:
         assert oldest == ["m0", "m1", "m2", "m3", "m4"]
         member = await bot.get_guild(guild.id).fetch_member(user.id)  # type: ignore[union-attr]
         assert member.name == "alice"
+        fetched = await bot.fetch_channel(guild.text_channel.id)
+        assert isinstance(fetched, discord.TextChannel)
+        assert (fetched.id, fetched.name, fetched.guild.id) == (
+            guild.text_channel.id,
+            "general",
+            guild.id,
+        )
+        with pytest.raises(discord.NotFound):
+            await bot.fetch_channel(guild.text_channel.id + 1)
 
 
 # -- protocol edges, without discord.py ---------------------------------------------------

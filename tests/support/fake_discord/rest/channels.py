@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class ChannelRoutes(Routes):
-    """``/channels/{channel_id}/messages[/{message_id}]`` and ``/channels/{id}/typing``."""
+    """``/channels/{channel_id}``, its ``/messages[/{message_id}]`` and its ``/typing``."""
 
     def __init__(self, fake: FakeDiscord, messages: MessageBuilder) -> None:
         super().__init__(fake)
@@ -42,6 +42,7 @@ class ChannelRoutes(Routes):
         router.add_patch(messages + "/{message_id}", self.channel_edit_message)
         router.add_delete(messages + "/{message_id}", self.channel_delete_message)
         router.add_post(f"{API_PREFIX}/channels/{{channel_id}}/typing", self.channel_typing)
+        router.add_get(f"{API_PREFIX}/channels/{{channel_id}}", self.get_channel)
 
     def _channel(self, request: web.Request) -> FakeChannel:
         self.require_bot(request)
@@ -143,3 +144,8 @@ class ChannelRoutes(Routes):
         """POST /channels/{channel_id}/typing."""
         self._channel(request)
         return web.Response(status=204)
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        """GET /channels/{channel_id}: discord.py's ``fetch_channel``, which the bot falls
+        back on for a channel missing from its cache."""
+        return json_response(self._channel(request).to_dict())
