@@ -55,9 +55,9 @@ from bench.common import (
     wait_delivered,
     write_json,
 )
-from tests.e2e.conftest import BotHarness
-from tests.fakes.discord import FakeDiscord, FakeInteraction
-from tests.fakes.onemin import SIZES, FakeOneMin, Scripted, make_image
+from tests.support.fake_discord import FakeDiscord, FakeInteraction
+from tests.support.fake_onemin import SIZES, FakeOneMin, Scripted, make_image
+from tests.support.harness import BotHarness
 
 ACK_TARGET = 1.2
 IDLE_TARGET = 1.3

@@ -29,8 +29,14 @@ from unittest import mock
 from aiohttp import web
 from PIL import Image
 
-from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
-from tests.fakes.onemin import FakeOneMin
+from tests.support.fake_discord import (
+    FakeDiscord,
+    FakeGuild,
+    FakeInteraction,
+    FakeMessage,
+    FakeUser,
+)
+from tests.support.fake_onemin import FakeOneMin
 
 # Limits high enough that no admission check refuses a benchmark job.
 NO_LIMITS_ENV: dict[str, str] = {

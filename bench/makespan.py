@@ -42,9 +42,9 @@ from bench.common import (
     wait_delivered,
     write_json,
 )
-from tests.e2e.conftest import BotHarness
-from tests.fakes.discord import FakeDiscord
-from tests.fakes.onemin import SIZES, FakeOneMin, Scripted, make_image
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_onemin import SIZES, FakeOneMin, Scripted, make_image
+from tests.support.harness import BotHarness
 
 TARGET_RATIO = 1.05
 

@@ -194,8 +194,8 @@ def observations(runs: dict[str, Run]) -> list[str]:
 
 
 METHOD = """\
-- Everything runs on 127.0.0.1 against the project's own fakes: `tests.fakes.discord`
-  (Discord REST + gateway) and `tests.fakes.onemin` (the 1min.ai API, with a fixed
+- Everything runs on 127.0.0.1 against the project's own fakes: `tests.support.fake_discord`
+  (Discord REST + gateway) and `tests.support.fake_onemin` (the 1min.ai API, with a fixed
   `latency` per call and real images). The benchmarks' only change to the fakes: the
   fake Discord listens with a backlog of 1,024 connections instead of aiohttp's 128
   (`bench.common.BenchDiscord`). With 128, a bot that answers 200 interactions at once

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from bot.storage.database import Database
+from tests.support.fake_onemin import FakeOneMin
 
 
 @pytest.fixture
@@ -30,3 +31,12 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
     """A plain HTTP client session, closed after the test."""
     async with aiohttp.ClientSession() as http:
         yield http
+
+
+@pytest.fixture
+async def onemin() -> AsyncIterator[FakeOneMin]:
+    """A local 1min.ai that serves real images."""
+    fake = FakeOneMin()
+    await fake.start()
+    yield fake
+    await fake.close()

@@ -8,7 +8,7 @@ import random
 
 from PIL import Image
 
-from tests.fakes.onemin import Scripted
+from tests.support.fake_onemin import Scripted
 
 
 def has_image(message) -> bool:
@@ -41,6 +41,7 @@ async def test_an_image_over_the_upload_limit_is_re_encoded_to_fit(world):
     assert attachment.size <= limit
     decoded = Image.open(io.BytesIO(attachment.data))
     decoded.load()
+    assert decoded.format is not None
     assert attachment.filename.endswith("." + decoded.format.lower().replace("jpeg", "jpg"))
     row = await world.wait_for_row(1, "succeeded")
     assert row["result_bytes"] == attachment.size

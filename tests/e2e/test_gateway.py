@@ -8,8 +8,8 @@ import pytest
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from tests.e2e.conftest import BotHarness
-from tests.fakes.discord import FakeDiscord
+from tests.support.fake_discord import FakeDiscord, FakeGuild
+from tests.support.harness import BotHarness
 
 # A loopback port nothing listens on: if the bot ever used this address it would fail
 # (and nothing here may reach the real Discord).
@@ -39,7 +39,7 @@ async def test_identifies_with_guilds_intent_only(harness, discord_server):
 
 async def test_the_recommended_shard_count_is_used(onemin, sharded_discord, tmp_path):
     # A guild's shard is (id >> 22) % shards: ids minted a millisecond apart differ.
-    guilds = []
+    guilds: list[FakeGuild] = []
     while {g.shard_id(2) for g in guilds} != {0, 1}:
         guilds.append(sharded_discord.add_guild(name=f"g{len(guilds)}"))
         await asyncio.sleep(0.002)

@@ -53,6 +53,7 @@ async def test_imagine_posts_exactly_the_served_image(world):
     [attachment] = message.attachments
     served = Image.open(io.BytesIO(world.api.served_images[-1]))
     posted = Image.open(io.BytesIO(attachment.data))
+    assert served.format is not None
     assert attachment.filename.endswith("." + served.format.lower().replace("jpeg", "jpg"))
     assert posted.size == served.size == (1344, 768)
     assert posted.convert("RGB").tobytes() == served.convert("RGB").tobytes()
@@ -80,7 +81,7 @@ async def test_no_ratio_sends_no_aspect_ratio_field(world):
 
 
 async def test_api_error_shows_a_clear_message_and_the_next_request_works(world):
-    from tests.fakes.onemin import Scripted
+    from tests.support.fake_onemin import Scripted
 
     world.api.script(Scripted.unauthorized())
     failed = await world.imagine(prompt="first try")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tests.fakes.onemin import Scripted
+from tests.support.fake_discord import FakeInteraction
+from tests.support.fake_onemin import Scripted
 
 
 def has_image(message) -> bool:
@@ -20,7 +21,7 @@ async def set_limits(world, options) -> None:
     await interaction.wait_for_original()
 
 
-async def refused_text(interaction) -> str:
+async def refused_text(interaction: FakeInteraction) -> str:
     callback = await interaction.wait_for_response()
     assert callback.ephemeral, "refusals are private"
     message = await interaction.wait_for_original()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import MANAGE_GUILD, MANAGE_MESSAGES, World
 from tests.e2e.test_results import _text_inputs
-from tests.fakes.onemin import FakeModel, Scripted
+from tests.support.fake_onemin import FakeModel, Scripted
+from tests.support.harness import MANAGE_GUILD, MANAGE_MESSAGES, World
 
 GEMINI_25 = "gemini-2.5-flash-image"
 GEMINI_31 = "gemini-3.1-flash-image-preview"
@@ -36,7 +37,7 @@ async def start_world(discord_server, onemin, harness, **env: str) -> World:
     return World(discord_server, onemin, harness, guild, guild.text_channel, alice, bob, mod)
 
 
-def imagine_options(discord_server) -> dict[str, dict]:
+def imagine_options(discord_server) -> dict[str, dict[str, Any]]:
     [imagine] = [c for c in discord_server.commands if c["name"] == "imagine"]
     return {o["name"]: o for o in imagine["options"]}
 

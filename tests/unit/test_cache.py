@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from bot.cache import GuildCache
+from bot.cache import GuildCache, WordFilters
+from bot.storage import moderation
 
 
 async def test_concurrent_gets_share_one_load_and_invalidate_reloads():
@@ -38,3 +39,17 @@ async def test_a_failed_load_is_retried_next_time():
     with pytest.raises(RuntimeError):
         await cache.get(1)
     assert await cache.get(1) == "ok"
+
+
+async def test_word_filters_load_once_and_reload_after_invalidate(db):
+    await moderation.add_blocked_word(db, 1, "apple", by=7, now=1.0)
+    filters = WordFilters(db)
+    first = await filters.get(1)
+    assert first.find("an Apple pie") == "apple"
+    assert first.find("a pear") is None
+    assert (await filters.get(2)).find("an apple") is None  # another server's list
+
+    await moderation.add_blocked_word(db, 1, "pear", by=7, now=2.0)
+    assert await filters.get(1) is first  # cached: the change is not seen yet
+    filters.invalidate(1)
+    assert (await filters.get(1)).find("a pear") == "pear"

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
-import pytest
 
 from bot.audit import Auditor
 from bot.cache import GuildLimits, WordFilters
@@ -17,18 +15,9 @@ from bot.limits import Limits
 from bot.onemin import OneMinClient
 from bot.storage import jobs as job_store
 from bot.storage.database import Database
-from bot.storage.jobs import NewRequest, Status
-from tests.fakes.onemin import FakeOneMin
+from bot.storage.jobs import Job, NewRequest, Status
 
 LIMITS = Limits(user_daily=20, guild_daily=500, cooldown_seconds=0, max_queue=25)
-
-
-@pytest.fixture
-async def onemin() -> AsyncIterator[FakeOneMin]:
-    fake = FakeOneMin()
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 def make_jobs(db: Database, session: aiohttp.ClientSession, api_url: str, key: str) -> Jobs:
@@ -52,6 +41,12 @@ def make_jobs(db: Database, session: aiohttp.ClientSession, api_url: str, key: s
     )
 
 
+async def fetch(db: Database, job_id: int) -> Job:
+    job = await job_store.get(db, job_id)
+    assert job is not None
+    return job
+
+
 async def stored(db: Database, prompt: str) -> int:
     request = NewRequest(guild_id=1, channel_id=2, user_id=3, prompt=prompt, aspect_ratio=None)
     return await job_store.insert(db, request, status=Status.QUEUED, now=time.time())
@@ -68,8 +63,8 @@ async def test_restore_requeues_interrupted_jobs_once(db, session, onemin):
     jobs = make_jobs(db, session, onemin.base_url, onemin.api_key)
     assert await jobs.restore() == 2
     assert [j.id for j in jobs.queue.queued_jobs(1)] == [running, queued]
-    assert (await job_store.get(db, running)).status is Status.QUEUED
-    gave_up = await job_store.get(db, crashed_twice)
+    assert (await fetch(db, running)).status is Status.QUEUED
+    gave_up = await fetch(db, crashed_twice)
     assert (gave_up.status, gave_up.error_kind) == (Status.FAILED, "interrupted")
 
 
@@ -79,8 +74,8 @@ async def test_stop_refuses_new_jobs_and_requeues_cut_off_ones(db, session, onem
     jobs = make_jobs(db, session, onemin.base_url, onemin.api_key)
     await jobs.restore()
     jobs.start()
-    while (await job_store.get(db, job_id)).status is not Status.RUNNING:
+    while (await fetch(db, job_id)).status is not Status.RUNNING:
         await asyncio.sleep(0.01)
     await jobs.stop(0.05)
-    assert (await job_store.get(db, job_id)).status is Status.QUEUED
+    assert (await fetch(db, job_id)).status is Status.QUEUED
     assert not jobs.accepting

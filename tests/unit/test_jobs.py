@@ -5,34 +5,22 @@ import asyncio
 import pytest
 
 from bot.jobs.queue import JobQueue, QueueClosedError
-from bot.storage.jobs import Job, Status
+from bot.storage.jobs import Job
+from tests.support.jobs import make_job
 
 
 def job(job_id: int, guild: int, prompt: str = "p") -> Job:
-    return Job(
-        id=job_id,
-        guild_id=guild,
-        channel_id=1,
-        user_id=7,
-        prompt=prompt,
-        aspect_ratio=None,
-        status=Status.QUEUED,
-        created_at=0.0,
-        started_at=None,
-        finished_at=None,
-        application_id=None,
-        interaction_id=None,
-        interaction_token=None,
-        attachment_limit=None,
-        result_message_id=None,
-        result_channel_id=None,
-        error_kind=None,
-        attempts=0,
-    )
+    return make_job(id=job_id, guild_id=guild, prompt=prompt)
+
+
+async def next_job(queue: JobQueue) -> Job:
+    found = await asyncio.wait_for(queue.next(), 1)
+    assert found is not None
+    return found
 
 
 async def take(queue: JobQueue, count: int) -> list[Job]:
-    return [await asyncio.wait_for(queue.next(), 1) for _ in range(count)]
+    return [await next_job(queue) for _ in range(count)]
 
 
 async def test_busy_server_cannot_starve_a_quiet_one():
@@ -40,7 +28,7 @@ async def test_busy_server_cannot_starve_a_quiet_one():
     for n in range(6):
         queue.enqueue(job(n + 1, guild=1, prompt=f"a{n}"))
     queue.enqueue(job(7, guild=2, prompt="b0"))
-    first = await queue.next()
+    first = await next_job(queue)
     # Server 2 was never served, so it goes before server 1's second job...
     order = [first] + await take(queue, 6)
     assert [j.prompt for j in order][:3] == ["a0", "b0", "a1"]
@@ -51,7 +39,7 @@ async def test_busy_server_cannot_starve_a_quiet_one():
 async def test_a_refilled_server_does_not_jump_ahead_of_one_waiting():
     queue = JobQueue()
     queue.enqueue(job(1, guild=1))
-    assert (await queue.next()).id == 1  # server 1 served, its queue ran dry
+    assert (await next_job(queue)).id == 1  # server 1 served, its queue ran dry
     queue.enqueue(job(2, guild=2))
     queue.enqueue(job(3, guild=1))
     assert [j.id for j in await take(queue, 2)] == [2, 3]
@@ -82,7 +70,7 @@ async def test_positions_remove_and_listeners():
 
 async def test_next_waits_for_a_job_and_close_ends_it():
     queue = JobQueue()
-    waiting = asyncio.create_task(queue.next())
+    waiting = asyncio.create_task(next_job(queue))
     await asyncio.sleep(0.01)
     assert not waiting.done()
     queue.enqueue(job(1, guild=1))

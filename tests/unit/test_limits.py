@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from bot.limits import DAY, Limit, Limits, RefusedError, Usage, check
+from bot.limits import DAY, Limit, Limits, Refusal, RefusedError, Usage, check
 from bot.storage import jobs as job_store
 from bot.storage.jobs import Job, NewRequest, Status, record_refusal
 from bot.storage.limits import admit, get_limits, reset_member, set_limits, usage
@@ -17,6 +17,13 @@ def req(user=1, guild=100):
     return NewRequest(guild_id=guild, channel_id=5, user_id=user, prompt="p", aspect_ratio=None)
 
 
+def refused(limits: Limits, counts: Usage, **kw) -> Refusal:
+    """The refusal ``check`` gives (failing the test if it accepts)."""
+    refusal = check(limits, counts, **kw)
+    assert refusal is not None, "check accepted a request it should refuse"
+    return refusal
+
+
 def used(**kw):
     base = dict(
         user_count=0, user_oldest=None, user_latest=None, guild_count=0, guild_oldest=None, queued=0
@@ -26,7 +33,7 @@ def used(**kw):
 
 def test_order_server_off_beats_everything():
     limits = Limits(user_daily=0, guild_daily=0, cooldown_seconds=10, max_queue=0)
-    refusal = check(limits, used(user_latest=NOW, user_count=9, queued=9), now=NOW)
+    refusal = refused(limits, used(user_latest=NOW, user_count=9, queued=9), now=NOW)
     assert refusal.limit is Limit.SERVER_OFF
     assert refusal.retry_at is None
 
@@ -40,24 +47,24 @@ def test_order_cooldown_then_member_then_server_then_queue():
         guild_oldest=NOW - 200,
         queued=5,
     )
-    assert check(DEFAULTS, full, now=NOW).limit is Limit.COOLDOWN
-    assert check(DEFAULTS, full, now=NOW + 20).limit is Limit.USER_DAILY
+    assert refused(DEFAULTS, full, now=NOW).limit is Limit.COOLDOWN
+    assert refused(DEFAULTS, full, now=NOW + 20).limit is Limit.USER_DAILY
     fewer = used(
         user_count=1, user_oldest=NOW - 100, guild_count=10, guild_oldest=NOW - 200, queued=5
     )
-    assert check(DEFAULTS, fewer, now=NOW).limit is Limit.GUILD_DAILY
-    assert check(DEFAULTS, used(queued=5), now=NOW).limit is Limit.QUEUE_FULL
+    assert refused(DEFAULTS, fewer, now=NOW).limit is Limit.GUILD_DAILY
+    assert refused(DEFAULTS, used(queued=5), now=NOW).limit is Limit.QUEUE_FULL
     assert check(DEFAULTS, used(queued=4), now=NOW) is None
 
 
 def test_refusals_say_when_with_discord_timestamps():
-    refusal = check(DEFAULTS, used(user_latest=NOW - 4), now=NOW)
+    refusal = refused(DEFAULTS, used(user_latest=NOW - 4), now=NOW)
     assert refusal.retry_at == NOW + 6
     assert f"<t:{int(NOW + 6) + 1}:R>" in refusal.message
-    refusal = check(DEFAULTS, used(user_count=3, user_oldest=NOW - 3600), now=NOW)
+    refusal = refused(DEFAULTS, used(user_count=3, user_oldest=NOW - 3600), now=NOW)
     assert refusal.retry_at == NOW - 3600 + DAY
     assert "<t:" in refusal.message
-    refusal = check(DEFAULTS, used(queued=5), now=NOW, queue_wait=30)
+    refusal = refused(DEFAULTS, used(queued=5), now=NOW, queue_wait=30)
     assert refusal.retry_at == NOW + 30
 
 
@@ -65,7 +72,7 @@ def test_zero_cooldown_means_none_and_zero_user_daily_turns_members_off():
     no_cooldown = Limits(user_daily=3, guild_daily=10, cooldown_seconds=0, max_queue=5)
     assert check(no_cooldown, used(user_latest=NOW), now=NOW) is None
     members_off = Limits(user_daily=0, guild_daily=10, cooldown_seconds=0, max_queue=5)
-    refusal = check(members_off, used(), now=NOW)
+    refusal = refused(members_off, used(), now=NOW)
     assert refusal.limit is Limit.USER_DAILY
     assert "turned off" in refusal.message
 

@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import replace
 from typing import Any
 
 import discord
 
 from bot.jobs.message import JobMessage, JobMessages
-from bot.storage.jobs import Job, Status
+from bot.storage.jobs import Job
+from tests.support.jobs import make_job
 
 FRESH_INTERACTION = discord.utils.time_snowflake(discord.utils.utcnow())
 
 
 def job(**changes: Any) -> Job:
-    base = Job(
-        id=1,
-        guild_id=1,
-        channel_id=2,
-        user_id=3,
-        prompt="a fox",
-        aspect_ratio=None,
-        status=Status.QUEUED,
-        created_at=time.time(),
-        started_at=None,
-        finished_at=None,
-        application_id=99,
-        interaction_id=FRESH_INTERACTION,
-        interaction_token="token",
-        attachment_limit=None,
-        result_message_id=555,
-        result_channel_id=None,
-        error_kind=None,
-        attempts=0,
-    )
-    return replace(base, **changes)
+    """A queued job whose interaction was just answered (message 555)."""
+    fresh = {
+        "application_id": 99,
+        "interaction_id": FRESH_INTERACTION,
+        "interaction_token": "token",
+        "result_message_id": 555,
+    }
+    return make_job(**{**fresh, **changes})
 
 
 def recording(message: JobMessage) -> list[dict[str, Any]]:

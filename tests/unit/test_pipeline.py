@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import time
-from collections.abc import AsyncIterator
 
 import pytest
 from PIL import Image
@@ -14,15 +12,8 @@ from bot.jobs.errors import JobError
 from bot.jobs.pipeline import Pipeline, Timing
 from bot.onemin import OneMinClient
 from bot.storage.jobs import Job, Status
-from tests.fakes.onemin import FakeOneMin, Scripted, make_image
-
-
-@pytest.fixture
-async def onemin() -> AsyncIterator[FakeOneMin]:
-    fake = FakeOneMin()
-    await fake.start()
-    yield fake
-    await fake.close()
+from tests.support.fake_onemin import Scripted, make_image
+from tests.support.jobs import make_job
 
 
 @pytest.fixture
@@ -38,25 +29,8 @@ def pipeline(onemin, session) -> Pipeline:
 
 
 def job(ratio: str | None = None, limit: int | None = None) -> Job:
-    return Job(
-        id=1,
-        guild_id=1,
-        channel_id=2,
-        user_id=3,
-        prompt="a lighthouse",
-        aspect_ratio=ratio,
-        status=Status.RUNNING,
-        created_at=time.time(),
-        started_at=None,
-        finished_at=None,
-        application_id=None,
-        interaction_id=None,
-        interaction_token=None,
-        attachment_limit=limit,
-        result_message_id=None,
-        result_channel_id=None,
-        error_kind=None,
-        attempts=1,
+    return make_job(
+        prompt="a lighthouse", aspect_ratio=ratio, attachment_limit=limit, status=Status.RUNNING
     )
 
 

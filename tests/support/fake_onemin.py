@@ -13,7 +13,7 @@ model does not take is a 400 ``{"message": ...}``, the shape public clients repo
 
     fake = FakeOneMin()
     await fake.start()
-    fake.script(Scripted.error(500), Scripted.success())
+    fake.script(Scripted.error(500), Scripted.with_image(image))
     ...
     await fake.close()
 """
@@ -136,7 +136,6 @@ class Scripted:
     text_body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hangs: bool = False
-    delay: float = 0.0
     mutate: Callable[[Payload, str], None] | None = None
     image: bytes | None = None
     image_chunked: bool = False
@@ -199,11 +198,6 @@ class Scripted:
         return cls(hangs=True)
 
     # -- edits of the success body -------------------------------------------------
-
-    @classmethod
-    def success(cls, *, delay: float = 0.0) -> Scripted:
-        """The normal answer (optionally after ``delay`` seconds)."""
-        return cls(delay=delay)
 
     @classmethod
     def record_status(cls, status: str = "FAILED") -> Scripted:
@@ -422,8 +416,6 @@ class FakeOneMin:
             if scripted.hangs:
                 await self._stopping.wait()
                 raise web.HTTPServiceUnavailable()
-            if scripted.delay:
-                await self._sleep(scripted.delay)
             if scripted.literal:
                 return _literal(scripted)
 

@@ -12,8 +12,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .discord_models import (
-    FakeAttachment,
+from .models import (
     FakeChannel,
     FakeGuild,
     FakeMessage,
@@ -21,16 +20,17 @@ from .discord_models import (
     FakeUser,
     Permissions,
 )
-from .discord_validate import assign_component_ids
+from .validate import assign_component_ids
 
 if TYPE_CHECKING:
-    from .discord import FakeDiscord
+    pass
 
+# Option types (discord-api-docs, "Application Command Option Type"): the fake builds
+# the ones the bot's commands use; any other is refused.
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
-STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
+STRING, INTEGER, USER, CHANNEL, ROLE = 3, 4, 6, 7, 8
 
-OptionValue = Any
-"""str / int / float / bool / FakeUser / FakeRole / FakeChannel / attachment spec."""
+OptionValue = str | int | FakeUser | FakeRole | FakeChannel
 
 
 def new_token(interaction_id: int) -> str:
@@ -42,10 +42,7 @@ def new_token(interaction_id: int) -> str:
 class Resolved:
     """Accumulates the ``resolved`` data of an interaction."""
 
-    def __init__(
-        self, fake: FakeDiscord, guild: FakeGuild, channel: FakeChannel, invoker: FakeUser
-    ) -> None:
-        self.fake = fake
+    def __init__(self, guild: FakeGuild, channel: FakeChannel, invoker: FakeUser) -> None:
         self.guild = guild
         self.channel = channel
         self.invoker = invoker
@@ -97,47 +94,6 @@ class Resolved:
         self._put("channels", channel.id, partial)
         return str(channel.id)
 
-    def attachment(self, spec: Any) -> str:
-        """Add an uploaded attachment from ``bytes``, ``(filename, bytes)`` or a FakeAttachment."""
-        if isinstance(spec, FakeAttachment):
-            attachment = spec
-        else:
-            if isinstance(spec, bytes):
-                filename, data = "upload.bin", spec
-            elif isinstance(spec, tuple) and len(spec) == 2:
-                filename, data = spec
-            else:
-                raise TypeError(
-                    "attachment options take bytes, (filename, bytes) or FakeAttachment, "
-                    f"got {spec!r}"
-                )
-            attachment = self.fake._make_user_attachment(self.channel, filename, data)
-        self._put("attachments", attachment.id, attachment.to_dict())
-        return str(attachment.id)
-
-    def user_or_id(self, value: Any) -> FakeUser:
-        """Coerce a FakeUser or user id."""
-        if isinstance(value, FakeUser):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return self.fake.get_user(value)
-        raise TypeError(f"expected FakeUser or user id, got {value!r}")
-
-
-def _type_name(kind: int) -> str:
-    names = {
-        STRING: "STRING",
-        INTEGER: "INTEGER",
-        BOOLEAN: "BOOLEAN",
-        USER: "USER",
-        CHANNEL: "CHANNEL",
-        ROLE: "ROLE",
-        MENTIONABLE: "MENTIONABLE",
-        NUMBER: "NUMBER",
-        ATTACHMENT: "ATTACHMENT",
-    }
-    return names.get(kind, str(kind))
-
 
 def _option_value(
     definition: dict[str, Any], value: OptionValue, resolved: Resolved, where: str
@@ -157,23 +113,14 @@ def _option_value(
     elif kind == INTEGER:
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"option {name!r} is an INTEGER option, got {value!r}")
-    elif kind == NUMBER:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise TypeError(f"option {name!r} is a NUMBER option, got {value!r}")
-        value = float(value)
-    elif kind == BOOLEAN:
-        if not isinstance(value, bool):
-            raise TypeError(f"option {name!r} is a BOOLEAN option, got {value!r}")
     elif kind == USER:
-        return resolved.user(resolved.user_or_id(value))
+        if not isinstance(value, FakeUser):
+            raise TypeError(f"option {name!r} is a USER option, got {value!r}")
+        return resolved.user(value)
     elif kind == ROLE:
         if not isinstance(value, FakeRole):
             raise TypeError(f"option {name!r} is a ROLE option, got {value!r}")
         return resolved.role(value)
-    elif kind == MENTIONABLE:
-        if isinstance(value, FakeRole):
-            return resolved.role(value)
-        return resolved.user(resolved.user_or_id(value))
     elif kind == CHANNEL:
         if not isinstance(value, FakeChannel):
             raise TypeError(f"option {name!r} is a CHANNEL option, got {value!r}")
@@ -181,11 +128,9 @@ def _option_value(
         if types and value.type not in types:
             raise ValueError(f"option {name!r} only accepts channel types {types}")
         return resolved.channel_ref(value)
-    elif kind == ATTACHMENT:
-        return resolved.attachment(value)
     else:
         raise TypeError(f"option {name!r} has unsupported type {kind}")
-    if kind in (INTEGER, NUMBER):
+    if kind == INTEGER:
         low, high = definition.get("min_value"), definition.get("max_value")
         if low is not None and value < low:
             raise ValueError(f"option {name!r} must be >= {low}")
@@ -286,11 +231,8 @@ def find_button(message: FakeMessage, custom_id: str) -> dict[str, Any]:
     return component
 
 
-def select_values(
-    component: dict[str, Any], values: Sequence[Any], resolved: Resolved
-) -> list[str]:
-    """Validate and convert values chosen in a select menu."""
-    kind = component.get("type")
+def select_values(component: dict[str, Any], values: Sequence[str]) -> list[str]:
+    """Validate the values chosen in a string select menu."""
     custom_id = component.get("custom_id")
     low = component.get("min_values", 1)
     high = component.get("max_values", 1)
@@ -298,35 +240,21 @@ def select_values(
     high = 1 if high is None else high
     if not low <= len(values) <= high:
         raise ValueError(f"select {custom_id!r} takes between {low} and {high} values")
-    if kind == 3:
-        allowed = [o["value"] for o in component.get("options") or []]
-        for value in values:
-            if value not in allowed:
-                raise ValueError(f"select {custom_id!r} has no option {value!r}; has {allowed}")
-        return [str(v) for v in values]
-    out = []
+    allowed = [o["value"] for o in component.get("options") or []]
     for value in values:
-        if kind == 5:
-            out.append(resolved.user(resolved.user_or_id(value)))
-        elif kind == 6:
-            out.append(resolved.role(value))
-        elif kind == 7:
-            out.append(
-                resolved.role(value)
-                if isinstance(value, FakeRole)
-                else resolved.user(resolved.user_or_id(value))
-            )
-        elif kind == 8:
-            out.append(resolved.channel_ref(value))
-        else:
-            raise TypeError(f"component {custom_id!r} is not a select menu")
-    return out
+        if value not in allowed:
+            raise ValueError(f"select {custom_id!r} has no option {value!r}; has {allowed}")
+    return [str(v) for v in values]
 
 
 def modal_submit_components(
-    modal: dict[str, Any], values: Mapping[str, Any], resolved: Resolved
+    modal: dict[str, Any], values: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """``data.components`` of a MODAL_SUBMIT mirroring the modal the bot sent."""
+    """``data.components`` of a MODAL_SUBMIT mirroring the modal the bot sent.
+
+    Text inputs (type 4) in action rows or labels are what the fake fills in; a modal
+    with any other input raises NotImplementedError.
+    """
     components = assign_component_ids(modal.get("components") or [])
     seen: set[str] = set()
 
@@ -349,20 +277,6 @@ def modal_submit_components(
             if len(value) > high:
                 raise ValueError(f"text input {custom_id!r} allows at most {high} characters")
             out["value"] = value
-        elif kind in (3, 5, 6, 7, 8):
-            chosen = values.get(custom_id, [])
-            if isinstance(chosen, str | FakeUser | FakeRole | FakeChannel):
-                chosen = [chosen]
-            out["values"] = select_values(component, list(chosen), resolved)
-        elif kind == 19:
-            files = values.get(custom_id, [])
-            out["values"] = [resolved.attachment(f) for f in files]
-        elif kind == 23:
-            out["value"] = bool(values.get(custom_id, False))
-        elif kind == 21:
-            out["value"] = values.get(custom_id)
-        elif kind == 22:
-            out["values"] = list(values.get(custom_id, []))
         else:
             raise NotImplementedError(f"modal component type {kind} is not supported by the fake")
         return out
@@ -386,8 +300,8 @@ def modal_submit_components(
                     "component": field_value(component["component"]),
                 }
             )
-        elif kind == 10:
-            result.append({"type": 10, "id": component["id"]})
+        else:
+            raise NotImplementedError(f"modal component type {kind} is not supported by the fake")
     unknown = set(values) - seen
     if unknown:
         raise LookupError(f"modal {modal.get('custom_id')!r} has no inputs {sorted(unknown)}")

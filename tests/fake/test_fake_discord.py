@@ -1,4 +1,4 @@
-"""Tests of the fake Discord server (tests/fakes/discord.py), driven by the real discord.py."""
+"""Tests of the fake Discord server (tests/support/fake_discord/), driven by the real discord.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakes.discord import (
+from tests.support.fake_discord import (
     FakeDiscord,
     FakeGuild,
     FakeInteraction,
@@ -790,7 +790,6 @@ async def test_fake_interaction_repr(fake: FakeDiscord, world: Any) -> None:
         channel=guild.text_channel,
         user=user,
         data={"name": "x"},
-        locale="en-US",
         attachment_size_limit=None,
     )
     assert isinstance(interaction, FakeInteraction)
@@ -864,6 +863,15 @@ async def test_channel_history(fake: FakeDiscord, world: Any) -> None:
         assert oldest == ["m0", "m1", "m2", "m3", "m4"]
         member = await bot.get_guild(guild.id).fetch_member(user.id)  # type: ignore[union-attr]
         assert member.name == "alice"
+        fetched = await bot.fetch_channel(guild.text_channel.id)
+        assert isinstance(fetched, discord.TextChannel)
+        assert (fetched.id, fetched.name, fetched.guild.id) == (
+            guild.text_channel.id,
+            "general",
+            guild.id,
+        )
+        with pytest.raises(discord.NotFound):
+            await bot.fetch_channel(guild.text_channel.id + 1)
 
 
 # -- protocol edges, without discord.py ---------------------------------------------------

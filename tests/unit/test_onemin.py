@@ -6,7 +6,6 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -29,18 +28,15 @@ from bot.onemin import (
     OneMinUnavailableError,
     check_temporary_url,
 )
-from tests.fakes.onemin import MODEL, FakeOneMin, Scripted
+from tests.support.fake_onemin import MODEL, FakeOneMin, Scripted
 
 KEY = "test-key"
 SECRET_KEY = "sk-live-SECRET-7f3a9c"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOneMin]:
-    server = FakeOneMin(api_key=KEY)
-    await server.start()
-    yield server
-    await server.close()
+def fake(onemin: FakeOneMin) -> FakeOneMin:
+    return onemin
 
 
 def make_client(session: aiohttp.ClientSession, base_url: str, **overrides) -> OneMinClient:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from .discord_models import MessageFlags, iter_components
+from .models import MessageFlags, iter_components
 
 # -- errors ------------------------------------------------------------------------
 
@@ -98,9 +98,6 @@ class FormErrors:
         for part in path:
             node = node.setdefault(str(part), {})
         node.setdefault("_errors", []).append({"code": code, "message": message})
-
-    def __bool__(self) -> bool:
-        return bool(self.errors)
 
     def error(self) -> ApiError:
         """The 400 error for the collected errors."""
@@ -451,7 +448,7 @@ def _validate_option_list(
         )
 
 
-def validate_command(errors: FormErrors, path: Path, command: Any, *, guild: bool) -> None:
+def validate_command(errors: FormErrors, path: Path, command: Any) -> None:
     """Validate one application command create/overwrite payload."""
     if not isinstance(command, dict):
         errors.add(path, "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
@@ -531,7 +528,7 @@ def validate_command(errors: FormErrors, path: Path, command: Any, *, guild: boo
             errors.add(path, "APPLICATION_COMMAND_TOO_LARGE", "Command exceeds maximum size (8000)")
 
 
-def validate_command_list(commands: Any, *, guild: bool) -> None:
+def validate_command_list(commands: Any) -> None:
     """Validate a bulk-overwrite body; raises :class:`ApiError` (50035) on violations."""
     errors = FormErrors()
     if not isinstance(commands, list):
@@ -540,7 +537,7 @@ def validate_command_list(commands: Any, *, guild: bool) -> None:
     seen: dict[tuple[Any, Any], int] = {}
     counts = {1: 0, 2: 0, 3: 0, 4: 0}
     for i, command in enumerate(commands):
-        validate_command(errors, (i,), command, guild=guild)
+        validate_command(errors, (i,), command)
         if isinstance(command, dict):
             key = (command.get("name"), command.get("type", 1) or 1)
             if key in seen:

@@ -7,7 +7,6 @@ import socket
 import struct
 import time
 import zlib
-from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -23,17 +22,14 @@ from bot.images import (
 )
 from bot.models import GEMINI_SIZES
 from bot.onemin import OneMinClient
-from tests.fakes.onemin import MODEL, SIZES, FakeOneMin, Scripted, encode, make_image
+from tests.support.fake_onemin import MODEL, SIZES, FakeOneMin, Scripted, encode, make_image
 
 MB = 1024 * 1024
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOneMin]:
-    server = FakeOneMin()
-    await server.start()
-    yield server
-    await server.close()
+def fake(onemin: FakeOneMin) -> FakeOneMin:
+    return onemin
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -5,7 +5,7 @@ Usage::
     fake = FakeDiscord(token="t0ken", shard_count=1)
     await fake.start()
     guild = fake.add_guild(name="Test Guild")
-    user = fake.add_member(guild, username="alice")
+    user = fake.add_member(guild, "alice")
     with fake.patch_discord_py():          # Route.BASE + DiscordWebSocket.DEFAULT_GATEWAY
         ...start the bot with token "t0ken", await fake.wait_for_ready()...
         it = await fake.invoke_command(guild, guild.text_channel, user, "imagine",
@@ -18,24 +18,22 @@ REST lives under ``fake.api_url`` (``http://127.0.0.1:PORT/api/v10``), the gatew
 ``fake.requests``; gateway/HTTP protocol misuse that the fake cannot serve is recorded in
 ``fake.protocol_errors`` (check it with :meth:`FakeDiscord.assert_no_protocol_errors`).
 
-The server is split over sibling modules: ``discord_models`` (data classes),
-``discord_validate`` (Discord's limits and error bodies), ``discord_rest`` (HTTP routes),
-``discord_gateway`` (websocket protocol) and ``discord_interactions`` (payload builders).
+This module is the test-facing control API; the protocol lives in the sibling modules
+(see the package docstring).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import mimetypes
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .discord_gateway import GatewayServer, GatewaySession
-from .discord_interactions import (
+from .gateway import GatewayServer, GatewaySession
+from .interactions import (
     OptionValue,
     Resolved,
     build_command_data,
@@ -45,9 +43,8 @@ from .discord_interactions import (
     new_token,
     select_values,
 )
-from .discord_models import (
+from .models import (
     DEFAULT_UPLOAD_LIMIT,
-    CallbackType,
     FakeAttachment,
     FakeChannel,
     FakeGuild,
@@ -57,45 +54,17 @@ from .discord_models import (
     FakeRole,
     FakeUser,
     Intents,
-    InteractionCallback,
     InteractionType,
-    MessageFlags,
-    PermissionOverwrite,
     Permissions,
     RecordedRequest,
     SnowflakeGenerator,
-    image_size,
     utcnow,
 )
-from .discord_rest import RestApi
+from .rest import RestApi
 
-__all__ = [
-    "CallbackType",
-    "FakeAttachment",
-    "FakeChannel",
-    "FakeDiscord",
-    "FakeDiscordTimeout",
-    "FakeGuild",
-    "FakeInteraction",
-    "FakeMember",
-    "FakeMessage",
-    "FakeRole",
-    "FakeUser",
-    "Intents",
-    "InteractionCallback",
-    "InteractionType",
-    "MessageFlags",
-    "Permissions",
-    "RecordedRequest",
-]
+__all__ = ["FakeDiscord", "FakeDiscordTimeout"]
 
 _T = TypeVar("_T")
-
-APPLICATION_FLAG_FOR_INTENT = {
-    Intents.GUILD_PRESENCES: 1 << 13,  # GATEWAY_PRESENCE_LIMITED
-    Intents.GUILD_MEMBERS: 1 << 15,  # GATEWAY_GUILD_MEMBERS_LIMITED
-    Intents.MESSAGE_CONTENT: 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED
-}
 
 
 class FakeDiscordTimeout(AssertionError):
@@ -107,50 +76,37 @@ class FakeDiscord:
 
     Args:
         token: the bot token the fake accepts (``Authorization: Bot <token>``, IDENTIFY).
-        application_id: application (and bot user) ID; a fresh snowflake by default.
         shard_count: shard count recommended by ``GET /gateway/bot``.
-        bot_name: username of the bot user.
-        heartbeat_interval: HELLO ``heartbeat_interval`` in ms.
-        allowed_privileged_intents: privileged intent bits the app may request; IDENTIFY
-            with any other privileged intent is closed with 4014.
-        upload_limit: per-file upload limit for channel messages (bytes).
-        attachment_size_limit: default ``attachment_size_limit`` of interactions (bytes).
-        initial_response_timeout: seconds allowed for the initial interaction response
-            (also a mutable attribute; Discord: 3).
-        interaction_token_lifetime: seconds an interaction token stays valid (Discord: 900).
+
+    The application has no privileged intents: IDENTIFY asking for one is closed with
+    4014. Limits and timeouts are attributes a test may change before acting.
     """
 
     def __init__(
         self,
         token: str = "fake-bot-token",  # noqa: S107
-        application_id: int | None = None,
-        shard_count: int = 1,
         *,
-        bot_name: str = "FakeBot",
-        heartbeat_interval: int = 41250,
-        allowed_privileged_intents: int = 0,
-        upload_limit: int = DEFAULT_UPLOAD_LIMIT,
-        attachment_size_limit: int = DEFAULT_UPLOAD_LIMIT,
-        initial_response_timeout: float = 3.0,
-        interaction_token_lifetime: float = 15 * 60.0,
+        shard_count: int = 1,
     ) -> None:
         if shard_count < 1:
             raise ValueError("shard_count must be >= 1")
         self.token = token
         self.snowflakes = SnowflakeGenerator()
-        self.application_id = application_id or self.snowflakes.next()
+        self.application_id = self.snowflakes.next()
         self.shard_count = shard_count
-        self.heartbeat_interval = heartbeat_interval
-        self.allowed_privileged_intents = allowed_privileged_intents
-        self.upload_limit = upload_limit
-        self.attachment_size_limit = attachment_size_limit
-        self.initial_response_timeout = initial_response_timeout
+        self.heartbeat_interval = 41250
+        """HELLO ``heartbeat_interval`` in ms (what Discord sends)."""
+        self.upload_limit = DEFAULT_UPLOAD_LIMIT
+        """Per-file upload limit for channel messages (bytes)."""
+        self.attachment_size_limit = DEFAULT_UPLOAD_LIMIT
+        """Default ``attachment_size_limit`` of interactions (bytes)."""
+        self.initial_response_timeout = 3.0
         """Seconds the bot has for the initial interaction response (Discord: 3)."""
-        self.interaction_token_lifetime = interaction_token_lifetime
+        self.interaction_token_lifetime = 15 * 60.0
         """Seconds an interaction token stays valid (Discord: 15 minutes)."""
 
         self.bot_user = FakeUser(
-            id=self.application_id, username=bot_name, discriminator="0001", bot=True
+            id=self.application_id, username="FakeBot", discriminator="0001", bot=True
         )
         self.owner_user = FakeUser(id=self.snowflakes.next(), username="app-owner")
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
@@ -163,9 +119,8 @@ class FakeDiscord:
         self._interactions_by_token: dict[str, FakeInteraction] = {}
         self.commands: list[dict[str, Any]] = []
         """Global application commands, as returned by the API."""
-        self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.command_syncs: list[RecordedRequest] = []
-        """Successful bulk-overwrite PUTs (global or guild)."""
+        """Successful bulk-overwrite PUTs."""
         self.requests: list[RecordedRequest] = []
         self.protocol_errors: list[str] = []
         self.gateway_closes: list[tuple[int, str]] = []
@@ -207,13 +162,6 @@ class FakeDiscord:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.cancel()
-
-    async def __aenter__(self) -> FakeDiscord:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     @property
     def port(self) -> int:
@@ -299,42 +247,6 @@ class FakeDiscord:
             f"protocol errors:\n{errors}\ngateway closes: {closes}"
         )
 
-    async def wait_for_request(
-        self,
-        predicate: Callable[[RecordedRequest], bool],
-        timeout: float = 5.0,
-        *,
-        since: int = 0,
-    ) -> RecordedRequest:
-        """First completed request (from index ``since`` of ``requests``) matching ``predicate``."""
-
-        def check() -> RecordedRequest | None:
-            for rec in self.requests[since:]:
-                if rec.done and predicate(rec):
-                    return rec
-            return None
-
-        return await self.wait_until(check, timeout, "a matching HTTP request")
-
-    def mark(self) -> int:
-        """Current length of ``requests`` (pass as ``since=`` to wait only for newer ones)."""
-        return len(self.requests)
-
-    async def wait_for_message(
-        self,
-        predicate: Callable[[FakeMessage], bool],
-        timeout: float = 5.0,
-    ) -> FakeMessage:
-        """First stored, non-deleted message matching ``predicate``."""
-
-        def check() -> FakeMessage | None:
-            for message in self.messages.values():
-                if not message.deleted and predicate(message):
-                    return message
-            return None
-
-        return await self.wait_until(check, timeout, "a matching message")
-
     async def wait_for_ready(
         self,
         timeout: float = 5.0,
@@ -365,11 +277,6 @@ class FakeDiscord:
                 return session
         raise LookupError(f"no live gateway session for shard {shard_id}")
 
-    async def flush(self) -> None:
-        """Wait until every queued gateway event was written to its socket."""
-        for session in self._gateway.sessions:
-            await session.flush()
-
     async def drop_connection(self, shard_id: int = 0, code: int = 4000) -> None:
         """Close a shard's websocket with ``code`` (discord.py then RESUMEs)."""
         session = self.session_for_shard(shard_id)
@@ -384,15 +291,6 @@ class FakeDiscord:
             )
 
     # -- payload helpers -------------------------------------------------------------
-    @property
-    def application_flags(self) -> int:
-        """Application flags (``*_LIMITED`` flags for the allowed privileged intents)."""
-        flags = 0
-        for intent, flag in APPLICATION_FLAG_FOR_INTENT.items():
-            if self.allowed_privileged_intents & intent:
-                flags |= flag
-        return flags
-
     def _bot_user_payload(self) -> dict[str, Any]:
         data = self.bot_user.to_dict()
         data.update(
@@ -418,7 +316,7 @@ class FakeDiscord:
             "bot_public": True,
             "bot_require_code_grant": False,
             "verify_key": self.verify_key,
-            "flags": self.application_flags,
+            "flags": 0,  # no GATEWAY_*_LIMITED flags: no privileged intents
             "owner": self.owner_user.to_dict(),
             "team": None,
             "bot": self._bot_user_payload(),
@@ -436,36 +334,19 @@ class FakeDiscord:
         }
 
     # -- setup API -------------------------------------------------------------------
-    def add_user(
-        self, username: str, *, global_name: str | None = None, bot: bool = False
-    ) -> FakeUser:
-        """Create a user that is not (yet) in any guild."""
-        user = FakeUser(
-            id=self.snowflakes.next(), username=username, global_name=global_name, bot=bot
-        )
+    def add_user(self, username: str) -> FakeUser:
+        """Create a (human) user that is not (yet) in any guild."""
+        user = FakeUser(id=self.snowflakes.next(), username=username)
         self.users[user.id] = user
         return user
-
-    def get_user(self, user_id: int) -> FakeUser:
-        """User by ID."""
-        try:
-            return self.users[user_id]
-        except KeyError:
-            raise LookupError(f"no user {user_id}") from None
 
     def add_guild(
         self,
         name: str = "Test Guild",
         *,
-        owner: FakeUser | None = None,
-        owner_id: int | None = None,
-        channel_name: str = "general",
-        bot_permissions: int = Permissions.DEFAULT_BOT,
-        everyone_permissions: int = Permissions.DEFAULT_EVERYONE,
         shard_id: int | None = None,
-        locale: str = "en-US",
     ) -> FakeGuild:
-        """Create a guild (bot included, with a managed role) and a default text channel.
+        """Create a guild (bot included, with a managed role) and a ``general`` text channel.
 
         ``shard_id`` picks a guild ID that lands on that shard of ``shard_count``. When the
         bot is already connected, GUILD_CREATE is sent on the owning shard.
@@ -475,23 +356,19 @@ class FakeDiscord:
         guild_id = self.snowflakes.next(
             shard=(shard_id, self.shard_count) if shard_id is not None else None
         )
-        if owner is None:
-            if owner_id is not None and owner_id in self.users:
-                owner = self.users[owner_id]
-            elif owner_id is not None:
-                owner = FakeUser(id=owner_id, username=f"owner-{owner_id}")
-                self.users[owner.id] = owner
-            else:
-                owner = self.add_user(f"{name.lower().replace(' ', '-')}-owner")
-        guild = FakeGuild(id=guild_id, name=name, owner_id=owner.id, preferred_locale=locale)
+        owner = self.add_user(f"{name.lower().replace(' ', '-')}-owner")
+        guild = FakeGuild(id=guild_id, name=name, owner_id=owner.id)
         guild.roles[guild.id] = FakeRole(
-            id=guild.id, guild_id=guild.id, name="@everyone", permissions=everyone_permissions
+            id=guild.id,
+            guild_id=guild.id,
+            name="@everyone",
+            permissions=Permissions.DEFAULT_EVERYONE,
         )
         bot_role = FakeRole(
             id=self.snowflakes.next(),
             guild_id=guild.id,
             name=self.bot_user.username,
-            permissions=bot_permissions,
+            permissions=Permissions.DEFAULT_BOT,
             position=1,
             managed=True,
             tags={"bot_id": str(self.bot_user.id)},
@@ -502,7 +379,7 @@ class FakeDiscord:
             user=self.bot_user, guild_id=guild.id, roles=[bot_role.id]
         )
         self.guilds[guild.id] = guild
-        self._add_channel(guild, channel_name, type=0)
+        self._add_channel(guild, "general")
         for session in self._gateway.sessions_for(guild, live=False):
             if guild.id not in session.guild_ids:
                 session.dispatch(
@@ -511,12 +388,11 @@ class FakeDiscord:
                 session.guild_ids.add(guild.id)
         return guild
 
-    def _add_channel(self, guild: FakeGuild, name: str, *, type: int) -> FakeChannel:
+    def _add_channel(self, guild: FakeGuild, name: str) -> FakeChannel:
         channel = FakeChannel(
             id=self.snowflakes.next(),
             guild_id=guild.id,
             name=name,
-            type=type,
             position=len(guild.channels),
         )
         guild.channels[channel.id] = channel
@@ -530,63 +406,26 @@ class FakeDiscord:
             if session.has_intent(intent):
                 session.dispatch(event, data)
 
-    def add_channel(
-        self,
-        guild: FakeGuild,
-        name: str,
-        *,
-        type: int = 0,
-        topic: str | None = None,
-        nsfw: bool = False,
-        parent: FakeChannel | None = None,
-        forbidden: bool = False,
-    ) -> FakeChannel:
-        """Add a channel. ``forbidden=True`` makes bot sends to it fail with 403/50013."""
-        channel = self._add_channel(guild, name, type=type)
-        channel.topic = topic
-        channel.nsfw = nsfw
+    def add_channel(self, guild: FakeGuild, name: str, *, forbidden: bool = False) -> FakeChannel:
+        """Add a text channel. ``forbidden=True`` makes bot sends to it fail with 403/50013."""
+        channel = self._add_channel(guild, name)
         channel.forbidden = forbidden
-        channel.parent_id = parent.id if parent else None
         self._dispatch_guild_event(guild, "CHANNEL_CREATE", channel.to_dict())
         return channel
-
-    def set_overwrite(
-        self,
-        channel: FakeChannel,
-        target: FakeRole | FakeUser,
-        *,
-        allow: int = 0,
-        deny: int = 0,
-    ) -> None:
-        """Set a channel permission overwrite for a role or member."""
-        kind = 0 if isinstance(target, FakeRole) else 1
-        channel.overwrites = [o for o in channel.overwrites if o.id != target.id]
-        channel.overwrites.append(
-            PermissionOverwrite(id=target.id, type=kind, allow=allow, deny=deny)
-        )
-        guild = self.guilds[channel.guild_id]
-        self._dispatch_guild_event(guild, "CHANNEL_UPDATE", channel.to_dict())
 
     def add_role(
         self,
         guild: FakeGuild,
         name: str,
         permissions: int = 0,
-        *,
-        mentionable: bool = False,
-        color: int = 0,
-        hoist: bool = False,
     ) -> FakeRole:
-        """Add a role to a guild."""
+        """Add a (not mentionable) role to a guild."""
         role = FakeRole(
             id=self.snowflakes.next(),
             guild_id=guild.id,
             name=name,
             permissions=permissions,
             position=len(guild.roles),
-            mentionable=mentionable,
-            color=color,
-            hoist=hoist,
         )
         guild.roles[role.id] = role
         self._dispatch_guild_event(
@@ -597,37 +436,28 @@ class FakeDiscord:
     def add_member(
         self,
         guild: FakeGuild,
-        username: str | None = None,
+        username: str,
         *,
-        user: FakeUser | None = None,
         permissions: int = 0,
         roles: Sequence[FakeRole] = (),
-        nick: str | None = None,
-        global_name: str | None = None,
     ) -> FakeUser:
-        """Add a member (a new user, or ``user``). ``permissions`` adds a personal role."""
-        if user is None:
-            if username is None:
-                raise TypeError("add_member needs username= or user=")
-            user = self.add_user(username, global_name=global_name)
+        """Add a new user as a member. ``permissions`` adds a personal role."""
+        user = self.add_user(username)
         role_ids = [r.id for r in roles]
         if permissions:
             role = self.add_role(guild, f"{user.username}-perms", permissions)
             role_ids.append(role.id)
-        member = FakeMember(user=user, guild_id=guild.id, roles=role_ids, nick=nick)
+        member = FakeMember(user=user, guild_id=guild.id, roles=role_ids)
         guild.members[user.id] = member
-        data = member.to_dict()
-        data["guild_id"] = str(guild.id)
-        self._dispatch_guild_event(guild, "GUILD_MEMBER_ADD", data, Intents.GUILD_MEMBERS)
+        # No GUILD_MEMBER_ADD: it needs GUILD_MEMBERS, a privileged intent the fake's
+        # application is never granted.
         return user
 
     def post_user_message(
         self,
         channel: FakeChannel,
         author: FakeUser,
-        content: str = "",
-        *,
-        embeds: Sequence[dict[str, Any]] = (),
+        content: str,
     ) -> FakeMessage:
         """Store a message written by a (human) user and send MESSAGE_CREATE."""
         message = FakeMessage(
@@ -636,9 +466,8 @@ class FakeDiscord:
             guild_id=channel.guild_id,
             author=author,
             content=content,
-            embeds=list(embeds),
         )
-        self._rest._apply_mentions(message, default_parse=["users", "roles", "everyone"])
+        self._rest.messages.apply_mentions(message, default_parse=["users", "roles", "everyone"])
         self._store_message(message)
         self._notify()
         return message
@@ -694,47 +523,22 @@ class FakeDiscord:
                 data["member"] = member.to_dict(with_user=False)
             own = message.author.id == self.bot_user.id
             mentioned = any(u.id == self.bot_user.id for u in message.mentions)
-            if not (own or mentioned or session.has_intent(Intents.MESSAGE_CONTENT)):
+            # MESSAGE_CONTENT is privileged and never granted: content only for the
+            # bot's own messages and those that mention it.
+            if not (own or mentioned):
                 data.update(content="", embeds=[], attachments=[], components=[])
             session.dispatch(event, data)
 
-    def _make_user_attachment(
-        self, channel: FakeChannel, filename: str, data: bytes
-    ) -> FakeAttachment:
-        attachment_id = self.snowflakes.next()
-        size = image_size(data)
-        attachment = FakeAttachment(
-            id=attachment_id,
-            filename=filename,
-            data=data,
-            url=f"{self.base_url}/attachments/{channel.id}/{attachment_id}/{filename}",
-            content_type=mimetypes.guess_type(filename)[0],
-            width=size[0] if size else None,
-            height=size[1] if size else None,
-            ephemeral=True,
-        )
-        self.attachments[attachment_id] = attachment
-        return attachment
-
     # -- commands ----------------------------------------------------------------------
-    def get_command(
-        self, name: str, *, guild: FakeGuild | None = None, type: int = 1
-    ) -> dict[str, Any]:
-        """A registered command: the guild's own command first, then the global one."""
-        scopes = []
-        if guild is not None:
-            scopes.append(self.guild_commands.get(guild.id, []))
-        scopes.append(self.commands)
-        for scope in scopes:
-            for command in scope:
-                if command["name"] == name and command["type"] == type:
-                    return command
+    def get_command(self, name: str) -> dict[str, Any]:
+        """A registered (global) slash command."""
+        for command in self.commands:
+            if command["name"] == name and command["type"] == 1:
+                return command
         registered = [c["name"] for c in self.commands]
-        if guild is not None:
-            registered += [c["name"] for c in self.guild_commands.get(guild.id, [])]
         raise LookupError(
-            f"no application command {name!r} (type {type}) is registered; registered: "
-            f"{registered}. Did the bot sync its command tree?"
+            f"no slash command {name!r} is registered; registered: {registered}. "
+            "Did the bot sync its command tree?"
         )
 
     @property
@@ -756,7 +560,6 @@ class FakeDiscord:
         guild: FakeGuild,
         channel: FakeChannel,
         user: FakeUser,
-        locale: str,
         attachment_size_limit: int,
     ) -> dict[str, Any]:
         if channel.guild_id != guild.id:
@@ -788,7 +591,7 @@ class FakeDiscord:
             "channel_id": str(channel.id),
             "member": member.to_dict(permissions=perms),
             "app_permissions": str(guild.permissions_in(self.bot_user.id, channel)),
-            "locale": locale,
+            "locale": "en-US",
             "entitlements": [],
             "entitlement_sku_ids": [],
             "authorizing_integration_owners": {"0": str(guild.id)},
@@ -826,7 +629,6 @@ class FakeDiscord:
         channel: FakeChannel,
         user: FakeUser,
         data: dict[str, Any],
-        locale: str,
         attachment_size_limit: int | None,
     ) -> FakeInteraction:
         interaction_id = self.snowflakes.next()
@@ -839,7 +641,6 @@ class FakeDiscord:
             guild=guild,
             channel=channel,
             user=user,
-            locale=locale,
             attachment_size_limit=limit,
         )
         payload["data"] = data
@@ -866,40 +667,32 @@ class FakeDiscord:
         options: Mapping[str, OptionValue] | None = None,
         *,
         subcommand: str | None = None,
-        group: str | None = None,
         attachment_size_limit: int | None = None,
-        locale: str = "en-US",
-        check_permissions: bool = True,
     ) -> FakeInteraction:
         """Dispatch a slash command (APPLICATION_COMMAND) like a Discord client would.
 
         ``name`` may include the subcommand path (``"limits set"``); alternatively pass
-        ``group=`` / ``subcommand=``. Option values are str/int/float/bool, FakeUser /
-        FakeRole / FakeChannel for entity options, ``bytes`` or ``(filename, bytes)`` for
-        attachment options. Raises if the command is not registered or the options do not
-        match its registered definition.
+        ``subcommand=``. Option values are str/int, FakeUser / FakeRole / FakeChannel for
+        entity options. Raises if the member could not run the command, it is not
+        registered, or the options do not match its registered definition.
         """
         parts = name.split()
-        path = parts[1:] + [p for p in (group, subcommand) if p]
-        command = self.get_command(parts[0], guild=guild)
-        if check_permissions:
-            check_command_usable(command, guild, channel, user)
-        resolved = Resolved(self, guild, channel, user)
+        path = parts[1:] + ([subcommand] if subcommand else [])
+        command = self.get_command(parts[0])
+        check_command_usable(command, guild, channel, user)
+        resolved = Resolved(guild, channel, user)
         built, full_name = build_command_data(command, path, options or {}, resolved)
         data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1}
         if built:
             data["options"] = built
         if resolved.data:
             data["resolved"] = resolved.data
-        if "guild_id" in command:
-            data["guild_id"] = command["guild_id"]
         interaction = self._new_interaction(
             kind=InteractionType.APPLICATION_COMMAND,
             guild=guild,
             channel=channel,
             user=user,
             data=data,
-            locale=locale,
             attachment_size_limit=attachment_size_limit,
         )
         interaction.name = full_name
@@ -919,13 +712,7 @@ class FakeDiscord:
         return self.guilds[channel.guild_id], channel
 
     async def click_button(
-        self,
-        message: FakeMessage,
-        custom_id: str,
-        user: FakeUser,
-        *,
-        locale: str = "en-US",
-        attachment_size_limit: int | None = None,
+        self, message: FakeMessage, custom_id: str, user: FakeUser
     ) -> FakeInteraction:
         """Click a button on a stored message (MESSAGE_COMPONENT interaction)."""
         guild, channel = self._component_target(message, user)
@@ -935,36 +722,25 @@ class FakeDiscord:
                 f"button {custom_id!r} is a link/premium button; it sends no interaction"
             )
         data = {"custom_id": custom_id, "component_type": 2, "id": component["id"]}
-        return await self._component_interaction(
-            message, guild, channel, user, data, locale, attachment_size_limit
-        )
+        return await self._component_interaction(message, guild, channel, user, data)
 
     async def select_option(
-        self,
-        message: FakeMessage,
-        custom_id: str,
-        values: Sequence[Any],
-        user: FakeUser,
-        *,
-        locale: str = "en-US",
+        self, message: FakeMessage, custom_id: str, values: Sequence[str], user: FakeUser
     ) -> FakeInteraction:
-        """Choose values in a select menu on a stored message."""
+        """Choose values in a string select menu on a stored message."""
         guild, channel = self._component_target(message, user)
         component = message.find_component(custom_id)
-        if component is None or component.get("type") not in (3, 5, 6, 7, 8):
-            raise LookupError(f"message {message.id} has no select menu {custom_id!r}")
+        if component is None or component.get("type") != 3:
+            raise LookupError(f"message {message.id} has no string select {custom_id!r}")
         if component.get("disabled"):
             raise PermissionError(f"select {custom_id!r} is disabled")
-        resolved = Resolved(self, guild, channel, user)
         data: dict[str, Any] = {
             "custom_id": custom_id,
             "component_type": component["type"],
             "id": component["id"],
-            "values": select_values(component, values, resolved),
+            "values": select_values(component, values),
         }
-        if resolved.data:
-            data["resolved"] = resolved.data
-        return await self._component_interaction(message, guild, channel, user, data, locale, None)
+        return await self._component_interaction(message, guild, channel, user, data)
 
     async def _component_interaction(
         self,
@@ -973,8 +749,6 @@ class FakeDiscord:
         channel: FakeChannel,
         user: FakeUser,
         data: dict[str, Any],
-        locale: str,
-        attachment_size_limit: int | None,
     ) -> FakeInteraction:
         interaction = self._new_interaction(
             kind=InteractionType.MESSAGE_COMPONENT,
@@ -982,50 +756,33 @@ class FakeDiscord:
             channel=channel,
             user=user,
             data=data,
-            locale=locale,
-            attachment_size_limit=attachment_size_limit,
+            attachment_size_limit=None,
         )
         interaction.message = message
         interaction.payload["message"] = message.to_dict()
         return await self._dispatch_interaction(interaction)
 
     async def submit_modal(
-        self,
-        source: FakeInteraction | FakeMessage,
-        custom_id: str | None = None,
-        values: Mapping[str, Any] | None = None,
-        user: FakeUser | None = None,
-        *,
-        locale: str = "en-US",
+        self, opener: FakeInteraction, values: Mapping[str, str] | None = None
     ) -> FakeInteraction:
-        """Submit the modal the bot opened (MODAL_SUBMIT interaction).
+        """Submit, as its user, the modal the bot answered ``opener`` with (MODAL_SUBMIT).
 
-        ``source`` is the interaction the bot answered with a modal (or the message whose
-        component opened it). ``values`` maps input custom_ids to text (lists of values for
-        selects). The payload mirrors the modal's layout (action rows or labels).
+        ``values`` maps text input custom_ids to text. The payload mirrors the modal's
+        layout (action rows or labels).
         """
-        opener = self._modal_opener(source, custom_id)
         modal = opener.modal
-        assert modal is not None
-        if custom_id is not None and modal.get("custom_id") != custom_id:
-            raise LookupError(f"the open modal is {modal.get('custom_id')!r}, not {custom_id!r}")
-        user = user or opener.user
-        if user is not opener.user:
-            raise PermissionError("only the user who opened a modal can submit it")
-        resolved = Resolved(self, opener.guild, opener.channel, user)
+        if modal is None:
+            raise LookupError(f"{opener!r} was not answered with a modal (type 9)")
         data: dict[str, Any] = {
             "custom_id": modal["custom_id"],
-            "components": modal_submit_components(modal, values or {}, resolved),
+            "components": modal_submit_components(modal, values or {}),
         }
-        if resolved.data:
-            data["resolved"] = resolved.data
         interaction = self._new_interaction(
             kind=InteractionType.MODAL_SUBMIT,
             guild=opener.guild,
             channel=opener.channel,
-            user=user,
+            user=opener.user,
             data=data,
-            locale=locale,
             attachment_size_limit=opener.attachment_size_limit,
         )
         interaction.parent = opener
@@ -1033,20 +790,3 @@ class FakeDiscord:
             interaction.message = opener.message
             interaction.payload["message"] = opener.message.to_dict()
         return await self._dispatch_interaction(interaction)
-
-    def _modal_opener(
-        self, source: FakeInteraction | FakeMessage, custom_id: str | None
-    ) -> FakeInteraction:
-        if isinstance(source, FakeInteraction):
-            if source.modal is None:
-                raise LookupError(f"{source!r} was not answered with a modal (type 9)")
-            return source
-        for interaction in reversed(list(self.interactions.values())):
-            modal = interaction.modal
-            if (
-                modal is not None
-                and interaction.message is source
-                and (custom_id is None or modal.get("custom_id") == custom_id)
-            ):
-                return interaction
-        raise LookupError(f"no modal {custom_id!r} was opened from message {source.id}")

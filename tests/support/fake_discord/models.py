@@ -1,7 +1,7 @@
 """Data model of the fake Discord server: snowflakes, users, guilds, messages, interactions.
 
 Everything here is plain data plus helpers that render Discord API JSON objects
-(shapes from discord-api-docs). The server (``tests.fakes.discord``) owns instances of
+(shapes from discord-api-docs). The server (``server.FakeDiscord``) owns instances of
 these classes; tests read them to assert on what the bot did.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .discord import FakeDiscord
+    from .server import FakeDiscord
 
 DISCORD_EPOCH_MS = 1420070400000
 """First millisecond of 2015, the epoch of Discord snowflakes."""
@@ -213,11 +213,6 @@ class FakeRole:
     managed: bool = False
     tags: dict[str, Any] | None = None
 
-    @property
-    def mention(self) -> str:
-        """``<@&id>`` mention string."""
-        return f"<@&{self.id}>"
-
     def to_dict(self) -> dict[str, Any]:
         """Role object JSON."""
         data: dict[str, Any] = {
@@ -244,78 +239,38 @@ class FakeRole:
 
 
 @dataclass(eq=False)
-class PermissionOverwrite:
-    """A channel permission overwrite for a role (type 0) or member (type 1)."""
-
-    id: int
-    type: int
-    allow: int = 0
-    deny: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Overwrite object JSON."""
-        return {
-            "id": str(self.id),
-            "type": self.type,
-            "allow": str(self.allow),
-            "deny": str(self.deny),
-        }
-
-
-@dataclass(eq=False)
 class FakeChannel:
-    """A guild channel. ``forbidden=True`` makes bot sends fail with 403/50013."""
+    """A guild text channel (the only kind the fake serves), without permission overwrites.
+
+    ``forbidden=True`` makes bot sends fail with 403/50013.
+    """
 
     id: int
     guild_id: int
     name: str
-    type: int = 0
+    type: int = 0  # GUILD_TEXT
     position: int = 0
-    topic: str | None = None
-    nsfw: bool = False
-    parent_id: int | None = None
-    overwrites: list[PermissionOverwrite] = field(default_factory=list)
     forbidden: bool = False
     last_message_id: int | None = None
 
-    @property
-    def mention(self) -> str:
-        """``<#id>`` mention string."""
-        return f"<#{self.id}>"
-
     def to_dict(self) -> dict[str, Any]:
-        """Guild channel object JSON."""
-        data: dict[str, Any] = {
+        """Guild text channel object JSON."""
+        return {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(self.guild_id),
             "name": self.name,
             "position": self.position,
-            "permission_overwrites": [o.to_dict() for o in self.overwrites],
-            "parent_id": str(self.parent_id) if self.parent_id else None,
+            "permission_overwrites": [],
+            "parent_id": None,
             "flags": 0,
+            "topic": None,
+            "nsfw": False,
+            "rate_limit_per_user": 0,
+            "last_message_id": str(self.last_message_id) if self.last_message_id else None,
+            "last_pin_timestamp": None,
+            "default_auto_archive_duration": 1440,
         }
-        if self.type in (0, 5, 15, 16):
-            data.update(
-                topic=self.topic,
-                nsfw=self.nsfw,
-                rate_limit_per_user=0,
-                last_message_id=str(self.last_message_id) if self.last_message_id else None,
-                last_pin_timestamp=None,
-                default_auto_archive_duration=1440,
-            )
-        if self.type in (2, 13):
-            data.update(
-                bitrate=64000,
-                user_limit=0,
-                rtc_region=None,
-                nsfw=self.nsfw,
-                rate_limit_per_user=0,
-                last_message_id=None,
-            )
-        if self.type == 15:
-            data.update(available_tags=[], default_reaction_emoji=None, default_sort_order=None)
-        return data
 
 
 @dataclass(eq=False)
@@ -382,20 +337,6 @@ class FakeGuild:
         """Shard that receives this guild's events: ``(guild_id >> 22) % shard_count``."""
         return (self.id >> 22) % shard_count
 
-    def channel_named(self, name: str) -> FakeChannel:
-        """Look up a channel by name."""
-        for channel in self.channels.values():
-            if channel.name == name:
-                return channel
-        raise LookupError(f"guild {self.name!r} has no channel {name!r}")
-
-    def role_named(self, name: str) -> FakeRole:
-        """Look up a role by name."""
-        for role in self.roles.values():
-            if role.name == name:
-                return role
-        raise LookupError(f"guild {self.name!r} has no role {name!r}")
-
     def base_permissions(self, user_id: int) -> int:
         """Guild-level permissions of a member (discord-api-docs compute_base_permissions)."""
         if user_id == self.owner_id:
@@ -412,29 +353,12 @@ class FakeGuild:
         return perms
 
     def permissions_in(self, user_id: int, channel: FakeChannel) -> int:
-        """Channel permissions of a member, applying overwrites like Discord does."""
-        base = self.base_permissions(user_id)
-        if base & Permissions.ADMINISTRATOR:
-            return Permissions.ALL
-        perms = base
-        by_id = {o.id: o for o in channel.overwrites}
-        everyone = by_id.get(self.id)
-        if everyone is not None:
-            perms &= ~everyone.deny
-            perms |= everyone.allow
-        member = self.members.get(user_id)
-        allow = deny = 0
-        for role_id in member.roles if member else []:
-            overwrite = by_id.get(role_id)
-            if overwrite is not None and overwrite.type == 0:
-                allow |= overwrite.allow
-                deny |= overwrite.deny
-        perms &= ~deny
-        perms |= allow
-        own = by_id.get(user_id)
-        if own is not None and own.type == 1:
-            perms &= ~own.deny
-            perms |= own.allow
+        """Channel permissions of a member (discord-api-docs compute_overwrites).
+
+        The fake's channels have no overwrites: the guild-level permissions, or none at
+        all without VIEW_CHANNEL (an administrator has every permission everywhere).
+        """
+        perms = self.base_permissions(user_id)
         if not perms & Permissions.VIEW_CHANNEL:
             return 0
         return perms
@@ -494,11 +418,6 @@ class FakeUpload:
     filename: str
     content_type: str | None
     data: bytes
-
-    @property
-    def size(self) -> int:
-        """Size in bytes."""
-        return len(self.data)
 
 
 @dataclass(eq=False)
@@ -611,14 +530,6 @@ class FakeMessage:
     def files(self) -> list[bytes]:
         """Raw bytes of every attachment, in order."""
         return [a.data for a in self.attachments]
-
-    def attachment(self, filename: str) -> FakeAttachment:
-        """Attachment by filename."""
-        for attachment in self.attachments:
-            if attachment.filename == filename:
-                return attachment
-        names = [a.filename for a in self.attachments]
-        raise LookupError(f"message {self.id} has no attachment {filename!r} (has {names})")
 
     def iter_components(self) -> Iterator[dict[str, Any]]:
         """Every component in the message, depth first."""
@@ -740,14 +651,6 @@ class RecordedRequest:
         """Whether the response was 2xx."""
         return self.status is not None and 200 <= self.status < 300
 
-    @property
-    def error_code(self) -> int | None:
-        """Discord JSON error code of the response, if any."""
-        if isinstance(self.response, dict):
-            code = self.response.get("code")
-            return code if isinstance(code, int) else None
-        return None
-
     def __repr__(self) -> str:
         return f"<RecordedRequest {self.method} {self.path} -> {self.status}>"
 
@@ -821,7 +724,6 @@ class FakeInteraction:
     followups: list[FakeMessage] = field(default_factory=list)
     responses: list[RecordedRequest] = field(default_factory=list)
     """Every callback / webhook request addressed to this interaction (including failures)."""
-    autocomplete_choices: list[dict[str, Any]] | None = None
 
     # -- state -------------------------------------------------------------
     @property
@@ -849,11 +751,6 @@ class FakeInteraction:
         if self.callback is None or self.dispatched_at is None:
             return None
         return self.callback.received_at - self.dispatched_at
-
-    @property
-    def deferred(self) -> bool:
-        """Whether the initial response was a defer (type 5 or 6)."""
-        return self.response_type in (5, 6)
 
     @property
     def modal(self) -> dict[str, Any] | None:
@@ -918,21 +815,6 @@ class FakeInteraction:
         return await self.fake.wait_until(
             check, timeout, f"original response matching for {self!r}"
         )
-
-    async def wait_for_followup(
-        self,
-        predicate: Callable[[FakeMessage], bool] | None = None,
-        timeout: float = 5.0,
-    ) -> FakeMessage:
-        """Wait for a followup message (optionally matching ``predicate``)."""
-
-        def check() -> FakeMessage | None:
-            for msg in self.followups:
-                if not msg.deleted and (predicate is None or predicate(msg)):
-                    return msg
-            return None
-
-        return await self.fake.wait_until(check, timeout, f"followup for {self!r}")
 
     # -- JSON helpers ------------------------------------------------------
     def _metadata(self, message: FakeMessage) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .discord_models import FakeGuild, Intents, iso
+from .models import FakeGuild, Intents, iso
 
 if TYPE_CHECKING:
-    from .discord import FakeDiscord
+    from .server import FakeDiscord
 
 _log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class GatewayServer:
                 self._protocol_error(
                     f"fake gateway cannot do compress={compress!r} (supported: zlib-stream or "
                     "none); discord.py picks zstd-stream when 'zstandard' is installed - "
-                    "uninstall it or add zstd support to tests/fakes/discord_gateway.py"
+                    "uninstall it or add zstd support to tests/support/fake_discord/gateway.py"
                 )
                 await self._reject(
                     conn, CLOSE_UNKNOWN_ERROR, f"fake gateway: compress={compress} unsupported"
@@ -301,8 +301,9 @@ class GatewayServer:
             return False
         if op == OP_PRESENCE_UPDATE and isinstance(data, dict):
             conn.session.presence = data
-        elif op == OP_REQUEST_GUILD_MEMBERS and isinstance(data, dict):
-            self._members_chunk(conn.session, data)
+        elif op == OP_REQUEST_GUILD_MEMBERS:
+            # Valid for Discord, but the fake has no member chunks to answer with.
+            self._protocol_error("fake gateway does not serve REQUEST_GUILD_MEMBERS (op 8)")
         return True
 
     def _check_token(self, token: Any) -> bool:
@@ -327,8 +328,8 @@ class GatewayServer:
         if intents & ~Intents.ALL_VALID:
             await self._reject(conn, CLOSE_INVALID_INTENTS, "Invalid intent(s).")
             return False
-        disallowed = intents & Intents.PRIVILEGED & ~fake.allowed_privileged_intents
-        if disallowed:
+        # The fake's application is not approved for any privileged intent.
+        if intents & Intents.PRIVILEGED:
             await self._reject(conn, CLOSE_DISALLOWED_INTENTS, "Disallowed intent(s).")
             return False
         shard = data.get("shard")
@@ -367,7 +368,7 @@ class GatewayServer:
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": fake.gateway_url,
-            "application": {"id": str(fake.application_id), "flags": fake.application_flags},
+            "application": {"id": str(fake.application_id), "flags": 0},
             "private_channels": [],
             "presences": [],
             "relationships": [],
@@ -424,29 +425,6 @@ class GatewayServer:
         self.fake._notify()
         return True
 
-    def _members_chunk(self, session: GatewaySession, data: dict[str, Any]) -> None:
-        guild = self.fake.guilds.get(int(data.get("guild_id") or 0))
-        if guild is None:
-            return
-        query = str(data.get("query") or "").lower()
-        limit = int(data.get("limit") or 0) or len(guild.members)
-        user_ids = {int(u) for u in data.get("user_ids") or []}
-        members = [
-            m
-            for m in guild.members.values()
-            if (not user_ids or m.user.id in user_ids) and m.user.username.lower().startswith(query)
-        ][:limit]
-        payload: dict[str, Any] = {
-            "guild_id": str(guild.id),
-            "members": [m.to_dict() for m in members],
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "not_found": [],
-        }
-        if data.get("nonce") is not None:
-            payload["nonce"] = data["nonce"]
-        session.dispatch("GUILD_MEMBERS_CHUNK", payload)
-
     def guild_create_payload(
         self, guild: FakeGuild, session: GatewaySession, *, joined: bool = False
     ) -> dict[str, Any]:
@@ -457,10 +435,8 @@ class GatewayServer:
         """
         fake = self.fake
         bot_id = fake.bot_user.id
-        if session.has_intent(Intents.GUILD_PRESENCES):
-            members = list(guild.members.values())
-        else:
-            members = [m for m in guild.members.values() if m.user.id == bot_id]
+        # Without GUILD_PRESENCES (privileged, never granted): the bot's own member only.
+        members = [m for m in guild.members.values() if m.user.id == bot_id]
         large_threshold = session.identify.get("large_threshold") or 50
         data = guild.to_dict()
         data.update(
