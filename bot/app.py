@@ -26,6 +26,7 @@ from bot.errors import ImagineTree
 from bot.generation import JobRunner
 from bot.jobs import ApiDone, JobQueue
 from bot.limits import GuildLimits, Limits
+from bot.metrics import Metrics, MetricsServer, gateway_connected, start_metrics_server
 from bot.moderation import WordFilters
 from bot.onemin import OneMinClient
 from bot.progress import ProgressUpdater
@@ -36,7 +37,13 @@ from bot.storage.requests import Job
 log = logging.getLogger(__name__)
 
 # Loaded in this order at start; a broken extension stops the bot.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.limits", "cogs.moderation", "cogs.stats")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.limits",
+    "cogs.moderation",
+    "cogs.stats",
+    "cogs.help",
+)
 
 COMMAND_HASH_KEY = "command_tree_hash"
 GIL_SWITCH_INTERVAL = 0.0005
@@ -102,6 +109,9 @@ class ImagineBot(commands.AutoShardedBot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        # metrics: one registry per bot; the trace times each interaction's first answer.
+        self.metrics = Metrics()
+        self.metrics_server: MetricsServer | None = None
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -111,6 +121,7 @@ class ImagineBot(commands.AutoShardedBot):
             # Every command is for servers only, installed to servers only.
             allowed_contexts=app_commands.AppCommandContext(guild=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
+            http_trace=self.metrics.interaction_trace(),
             **options,
         )
         self.settings = settings
@@ -155,6 +166,7 @@ class ImagineBot(commands.AutoShardedBot):
             max_image_bytes=s.max_image_bytes,
             download_timeout=s.onemin_timeout_seconds,
             audit=self.audit,
+            metrics=self.metrics,
         )
         self.jobs = JobQueue(self.db, self._run_job, workers=s.max_concurrent_jobs)
         self.progress = ProgressUpdater(
@@ -168,6 +180,14 @@ class ImagineBot(commands.AutoShardedBot):
             await self.jobs.restore()
             self.jobs.start()
             self.retention.start()
+        # metrics: /healthz and /metrics, when METRICS_ADDRESS is set.
+        self.metrics.watch(queue_depth=self.jobs.total_queued, gateway_latency=lambda: self.latency)
+        self.metrics_server = await start_metrics_server(
+            self.metrics,
+            s.metrics_address,
+            gateway_up=lambda: gateway_connected(self),
+            database_ping=lambda: self.db.fetchone("SELECT 1"),
+        )
 
     async def _run_job(self, job: Job, api_done: ApiDone) -> None:
         # The runner owns the member's message from here on.
@@ -245,6 +265,8 @@ class ImagineBot(commands.AutoShardedBot):
         if self._services_closed:
             return
         self._services_closed = True
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
         if hasattr(self, "session"):
             await self.session.close()
         if hasattr(self, "db"):

@@ -16,6 +16,7 @@ from bot import messages
 from bot.audit import Auditor
 from bot.images import FetchedImage, ImageError, download_image, fit_to_limit, ratio_mismatch
 from bot.memory import release_free_memory
+from bot.metrics import Metrics
 from bot.onemin import ASPECT_RATIO_FIELD, OneMinClient, OneMinError
 from bot.storage import requests
 from bot.storage.database import Database
@@ -55,6 +56,7 @@ class JobRunner:
         download_timeout: float,
         result_view: ViewFactory | None = None,
         audit: Auditor | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
         self._db = db
@@ -65,6 +67,7 @@ class JobRunner:
         self._download_timeout = download_timeout
         self.result_view = result_view
         self._audit = audit
+        self._metrics = metrics or Metrics()
         self._warned_ratio = False
 
     async def __call__(self, job: Job, api_done: Callable[[], None] = lambda: None) -> None:
@@ -83,6 +86,8 @@ class JobRunner:
         try:
             image = await self._generate(job, api_done)
         except (OneMinError, ImageError) as exc:
+            if isinstance(exc, OneMinError):
+                self._metrics.api_error(exc.kind)  # metrics
             await progress
             await self._fail(job, exc.kind, exc.user_message, exc.detail, started)
             return
@@ -122,6 +127,7 @@ class JobRunner:
             # 200 images of 5 MB).
             io.BytesIO.close(upload)
         if delivered is None:
+            self._metrics.job_finished("generate", "failed")  # metrics
             await requests.mark_failed(
                 self._db,
                 job.id,
@@ -130,6 +136,7 @@ class JobRunner:
                 detail="the channel is gone or the bot may not post there",
             )
             return
+        self._metrics.job_finished("generate", "succeeded")  # metrics
         await requests.mark_succeeded(
             self._db,
             job.id,
@@ -158,6 +165,7 @@ class JobRunner:
             generation = await self._api.generate(job.prompt, job.aspect_ratio)
         finally:
             api_done()
+            self._metrics.api_call(time.monotonic() - began)  # metrics
             await requests.update(self._db, job.id, api_seconds=time.monotonic() - began)
         image = await download_image(
             self._session,
@@ -196,6 +204,7 @@ class JobRunner:
             time.time() - started,
             kind,
         )
+        self._metrics.job_finished("generate", "failed")  # metrics
         await requests.mark_failed(self._db, job.id, now=time.time(), kind=kind, detail=detail)
         await self._post(
             job,
