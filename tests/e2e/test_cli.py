@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 from PIL import Image
 
@@ -117,33 +113,3 @@ async def test_version(tmp_path):
     code, out, err = await run_cli("--version", env=base_env(), cwd=tmp_path)
     assert code == 0, err
     assert out.strip() == f"python -m bot {bot.__version__}"
-
-
-def test_installed_console_script_runs_the_cli(tmp_path):
-    # The venv's own `imagine-bot`, as `pip install .` made it.
-    script = Path(sys.executable).parent / "imagine-bot"
-    assert script.exists(), "reinstall the package: pip install -e '.[dev]'"
-    env = {"PATH": os.environ.get("PATH", "")}  # no PYTHONPATH: the installed package
-    result = subprocess.run(
-        [str(script), "--help"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: imagine-bot ")
-    for command in ("run", "sync", "check", "imagine", "backup"):
-        assert command in result.stdout
-    version = subprocess.run(
-        [str(script), "--version"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert version.stdout.strip() == f"imagine-bot {bot.__version__}"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import socket
+import sys
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -128,15 +131,51 @@ async def test_api_errors_are_counted_by_kind(discord_server, onemin, harness, s
     assert value(samples, "imagine_jobs_total", kind="generate", outcome="succeeded") == 0
 
 
+async def healthcheck(address: str) -> tuple[int, str]:
+    """Docker's HEALTHCHECK command, `python -m bot.healthcheck`, run as the image runs it."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parents[2])}
+    if address:
+        env["METRICS_ADDRESS"] = address
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.healthcheck",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
 async def test_healthz_is_503_when_the_database_does_not_answer(
     discord_server, onemin, harness, session
 ):
     bot, _guild, _alice, base = await start(harness, discord_server)
+    assert bot.metrics_server is not None and bot.metrics_server.address is not None
+    address = "{}:{}".format(*bot.metrics_server.address)
+    code, out = await healthcheck(address)
+    assert (code, out.splitlines()) == (0, ["gateway: connected", "database: ok"])
+
     await bot.db.close()
     status, _, text = await get(session, f"{base}/healthz")
     assert status == 503
     assert "gateway: connected" in text
     assert "database: failing" in text
+    code, out = await healthcheck(address)
+    assert code == 1
+    assert out.startswith("unhealthy (HTTP 503)")
+
+
+async def test_the_healthcheck_fails_without_a_server(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, out = await healthcheck(f"127.0.0.1:{port}")
+    assert code == 1 and out.startswith("no answer from http://127.0.0.1:")
+    code, out = await healthcheck("")
+    assert code == 1 and "METRICS_ADDRESS is not set" in out
 
 
 async def test_metrics_are_off_unless_configured(discord_server, onemin, harness):
