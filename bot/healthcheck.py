@@ -1,8 +1,9 @@
 """``python -m bot.healthcheck``: exit 0 when the running bot's ``/healthz`` says 200.
 
-For Docker's ``HEALTHCHECK`` (the slim image has no curl). It reads
-``METRICS_ADDRESS`` from the environment, as the bot in the same container
-does, and prints the bot's answer (``docker inspect`` keeps it).
+For Docker's ``HEALTHCHECK`` (the slim image has no curl), and for anyone
+in the bot's folder. It reads ``METRICS_ADDRESS`` as the bot does (the
+environment, then ``.env``) and prints the bot's answer (``docker inspect``
+keeps it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv import load_dotenv
 
 from bot.config import ConfigError, load_settings_for
 
@@ -54,4 +58,5 @@ def main(env: Mapping[str, str] = os.environ) -> int:
 
 
 if __name__ == "__main__":
+    load_dotenv(Path.cwd() / ".env", override=False)
     sys.exit(main())

@@ -131,7 +131,7 @@ async def test_api_errors_are_counted_by_kind(discord_server, onemin, harness, s
     assert value(samples, "imagine_jobs_total", kind="generate", outcome="succeeded") == 0
 
 
-async def healthcheck(address: str) -> tuple[int, str]:
+async def healthcheck(address: str, cwd: Path) -> tuple[int, str]:
     """Docker's HEALTHCHECK command, `python -m bot.healthcheck`, run as the image runs it."""
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parents[2])}
     if address:
@@ -141,6 +141,7 @@ async def healthcheck(address: str) -> tuple[int, str]:
         "-m",
         "bot.healthcheck",
         env=env,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -150,12 +151,12 @@ async def healthcheck(address: str) -> tuple[int, str]:
 
 
 async def test_healthz_is_503_when_the_database_does_not_answer(
-    discord_server, onemin, harness, session
+    discord_server, onemin, harness, session, tmp_path
 ):
     bot, _guild, _alice, base = await start(harness, discord_server)
     assert bot.metrics_server is not None and bot.metrics_server.address is not None
     address = "{}:{}".format(*bot.metrics_server.address)
-    code, out = await healthcheck(address)
+    code, out = await healthcheck(address, tmp_path)
     assert (code, out.splitlines()) == (0, ["gateway: connected", "database: ok"])
 
     await bot.db.close()
@@ -163,7 +164,7 @@ async def test_healthz_is_503_when_the_database_does_not_answer(
     assert status == 503
     assert "gateway: connected" in text
     assert "database: failing" in text
-    code, out = await healthcheck(address)
+    code, out = await healthcheck(address, tmp_path)
     assert code == 1
     assert out.startswith("unhealthy (HTTP 503)")
 
@@ -172,10 +173,14 @@ async def test_the_healthcheck_fails_without_a_server(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code, out = await healthcheck(f"127.0.0.1:{port}")
+    code, out = await healthcheck(f"127.0.0.1:{port}", tmp_path)
     assert code == 1 and out.startswith("no answer from http://127.0.0.1:")
-    code, out = await healthcheck("")
+    code, out = await healthcheck("", tmp_path)
     assert code == 1 and "METRICS_ADDRESS is not set" in out
+    # Like the bot, it reads .env in its folder.
+    (tmp_path / ".env").write_text(f"METRICS_ADDRESS=127.0.0.1:{port}\n")
+    code, out = await healthcheck("", tmp_path)
+    assert code == 1 and out.startswith(f"no answer from http://127.0.0.1:{port}/healthz")
 
 
 async def test_metrics_are_off_unless_configured(discord_server, onemin, harness):
