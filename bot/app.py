@@ -22,6 +22,7 @@ from bot.errors import ImagineTree
 from bot.jobs.buttons import DYNAMIC_ITEMS
 from bot.jobs.service import Jobs
 from bot.limits import Limits
+from bot.metrics import Metrics, MetricsServer, gateway_connected, start_metrics_server
 from bot.onemin import OneMinClient
 from bot.retention import RetentionTask
 from bot.storage.database import Database
@@ -29,7 +30,13 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 # Loaded in this order at start; a broken extension stops the bot.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.limits", "cogs.moderation", "cogs.stats")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.limits",
+    "cogs.moderation",
+    "cogs.stats",
+    "cogs.help",
+)
 
 COMMAND_HASH_KEY = "command_tree_hash"
 
@@ -53,6 +60,9 @@ class ImagineBot(commands.AutoShardedBot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        # One registry per bot; the HTTP trace times each interaction's first answer.
+        self.metrics = Metrics()
+        self.metrics_server: MetricsServer | None = None
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -62,6 +72,7 @@ class ImagineBot(commands.AutoShardedBot):
             # Every command is for servers only, installed to servers only.
             allowed_contexts=app_commands.AppCommandContext(guild=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
+            http_trace=self.metrics.interaction_trace(),
             **options,
         )
         self.settings = settings
@@ -85,6 +96,7 @@ class ImagineBot(commands.AutoShardedBot):
             max_image_bytes=settings.max_image_bytes,
             download_timeout=settings.onemin_timeout_seconds,
             workers=settings.max_concurrent_jobs,
+            metrics=self.metrics,
         )
         self.retention = RetentionTask(db, retention_days=settings.retention_days)
 
@@ -93,6 +105,16 @@ class ImagineBot(commands.AutoShardedBot):
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        # /healthz and /metrics, when METRICS_ADDRESS is set.
+        self.metrics.watch(
+            queue_depth=self.jobs.queue.total_queued, gateway_latency=lambda: self.latency
+        )
+        self.metrics_server = await start_metrics_server(
+            self.metrics,
+            self.settings.metrics_address,
+            gateway_up=lambda: gateway_connected(self),
+            database_ping=lambda: self.db.fetchone("SELECT 1"),
+        )
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:
         """Log in, sync the commands if they changed, start the workers, connect."""
@@ -166,6 +188,9 @@ class ImagineBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("Failed to unload %s", extension)
         await super().close()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
+            self.metrics_server = None
 
     async def on_ready(self) -> None:
         """Log once the gateway delivered every guild."""

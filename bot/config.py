@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -80,6 +80,8 @@ class Settings:
     shutdown_grace_seconds: float = 25.0
     retention_days: int = 90
     log_level: str = "INFO"
+    # (host, port) serving /healthz and /metrics; None: off.
+    metrics_address: tuple[str, int] | None = None
 
     @property
     def discord_api_is_default(self) -> bool:
@@ -144,6 +146,19 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _host_port(raw: str) -> tuple[str, int]:
+    host, colon, port_text = raw.rpartition(":")
+    if not colon or not host:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:9108")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError("an IPv6 address goes in brackets, e.g. [::1]:9108")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError("the port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
 def _token(raw: str) -> str:
     # Tokens carry no whitespace; a stray quote or space from a copy-paste is a
     # common mistake that Discord would only report as an opaque 401.
@@ -203,6 +218,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         "log_level": _optional(env, "LOG_LEVEL", defaults["log_level"], _log_level),
         **_model_values(env, defaults),
+        "metrics_address": _optional(
+            env, "METRICS_ADDRESS", defaults["metrics_address"], _host_port
+        ),
     }
     return Settings(**values)
 
@@ -250,6 +268,28 @@ def _model_values(env: Mapping[str, str], defaults: Mapping[str, Any]) -> dict[s
 _RESERVED_FIELDS = frozenset(
     {"prompt", "imageSize", "imageUrl", "referenceImage1", "referenceImage2"}
 )
+
+
+_REQUIRED = ("DISCORD_TOKEN", "ONEMIN_API_KEY")
+
+
+def load_settings_for(env: Mapping[str, str], uses: Callable[[str], bool]) -> Settings:
+    """Settings for a command that reads only the variables ``uses`` accepts.
+
+    The other variables are not read at all (missing or malformed, they cannot
+    stop the command) and keep their defaults; a required one it does not use
+    becomes an empty :class:`Secret`.
+    """
+    subset = {name: value for name, value in env.items() if uses(name)}
+    unused = [name for name in _REQUIRED if not uses(name)]
+    # Placeholders pass validation and are replaced by empty secrets below.
+    subset.update(dict.fromkeys(unused, "unused"))
+    settings = load_settings(subset)
+    if "DISCORD_TOKEN" in unused:
+        settings = replace(settings, discord_token=Secret(""))
+    if "ONEMIN_API_KEY" in unused:
+        settings = replace(settings, onemin_api_key=Secret(""))
+    return settings
 
 
 def log_level_number(settings: Settings) -> int:

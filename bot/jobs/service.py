@@ -35,7 +35,8 @@ from bot.jobs.pipeline import Pipeline, Timing
 from bot.jobs.queue import JobQueue, QueueClosedError
 from bot.limits import RefusedError
 from bot.memory import release_free_memory
-from bot.onemin import OneMinClient
+from bot.metrics import Metrics
+from bot.onemin import OneMinClient, OneMinError
 from bot.storage import jobs as job_store
 from bot.storage import limits as limits_store
 from bot.storage.database import Database
@@ -107,8 +108,10 @@ class Jobs:
         max_image_bytes: int,
         download_timeout: float,
         workers: int,
+        metrics: Metrics,
     ) -> None:
         self._db = db
+        self._metrics = metrics
         self._audit = audit
         self._word_filters = word_filters
         self._guild_limits = guild_limits
@@ -339,12 +342,16 @@ class Jobs:
             try:
                 image = await self._pipeline.run(job, timing)
             except JobError as error:
+                if isinstance(error, OneMinError):
+                    self._metrics.api_error(error.kind)
                 self._api_slots.release()
                 holds_api_slot = False
                 await running
                 await self._fail(message, error, started, timing.api_seconds)
                 return
             finally:
+                if timing.api_seconds is not None:
+                    self._metrics.api_call(timing.api_seconds)
                 if not running.done():
                     await asyncio.wait({running})
             # Take the delivery slot before giving the API slot back, so
@@ -368,6 +375,7 @@ class Jobs:
             # Every expected failure is a JobError; this is a bug, and one bad
             # job must not take the queue down with it.
             log.exception("Job %d crashed", job.id)
+            self._metrics.job_finished("generate", "failed")
             await job_store.mark_failed(
                 self._db, job.id, now=time.time(), kind="internal", detail="unexpected error"
             )
@@ -389,6 +397,7 @@ class Jobs:
         seconds = time.time() - started
         delivered = await deliver(message, image, model=self._model, seconds=seconds)
         if delivered is None:
+            self._metrics.job_finished("generate", "failed")
             await job_store.mark_failed(
                 self._db,
                 job.id,
@@ -398,6 +407,7 @@ class Jobs:
                 api_seconds=api_seconds,
             )
             return
+        self._metrics.job_finished("generate", "succeeded")
         await job_store.mark_succeeded(
             self._db,
             job.id,
@@ -424,6 +434,7 @@ class Jobs:
         self, message: JobMessage, error: JobError, started: float, api_seconds: float | None
     ) -> None:
         job = message.job
+        self._metrics.job_finished("generate", "failed")
         log.info(
             "Job %d failed: guild=%d %.1fs %s",
             job.id,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
+
+from bot.storage.database import Database
 
 SECRET_TOKEN = "very-secret-token-value"
 SECRET_KEY = "very-secret-api-key"
@@ -69,9 +72,16 @@ def bot_env(discord_server, onemin, tmp_path: Path, **extra: str) -> dict[str, s
     )
 
 
-async def test_no_configuration_exits_non_zero_naming_discord_token(tmp_path):
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_no_configuration_exits_2_naming_discord_token(tmp_path):
     code, _out, err = await run_cli(env=base_env(), cwd=tmp_path)
-    assert code != 0
+    assert code == 2
     assert err.strip().splitlines() == [
         "Configuration error: DISCORD_TOKEN: is required but not set"
     ]
@@ -81,10 +91,12 @@ async def test_no_configuration_exits_non_zero_naming_discord_token(tmp_path):
     ("variable", "value"),
     [("ONEMIN_API_KEY", ""), ("MAX_CONCURRENT_JOBS", "lots"), ("DISCORD_API_URL", "nowhere")],
 )
-async def test_bad_configuration_names_the_variable_and_no_secret(tmp_path, variable, value):
+async def test_bad_configuration_exits_2_naming_the_variable_and_no_secret(
+    tmp_path, variable, value
+):
     env = base_env(**{"DISCORD_TOKEN": SECRET_TOKEN, "ONEMIN_API_KEY": SECRET_KEY, variable: value})
     code, out, err = await run_cli(env=env, cwd=tmp_path)
-    assert code != 0
+    assert code == 2
     [line] = err.strip().splitlines()
     assert variable in line
     assert SECRET_TOKEN not in out + err and SECRET_KEY not in out + err
@@ -95,10 +107,15 @@ async def test_dotenv_is_read_and_real_environment_wins(tmp_path):
     code, _, err = await run_cli(env=base_env(), cwd=tmp_path)
     assert code != 0
     assert "ONEMIN_API_KEY" in err  # the token came from .env
-    _, _, err = await run_cli(
-        env=base_env(ONEMIN_API_KEY="k", MAX_CONCURRENT_JOBS="2"), cwd=tmp_path
+    # `check` reads every variable, like `run`, and ends at the unreachable Discord.
+    nowhere = f"http://127.0.0.1:{closed_port()}/api/v10"
+    code, out, err = await run_cli(
+        "check",
+        env=base_env(ONEMIN_API_KEY="k", MAX_CONCURRENT_JOBS="2", DISCORD_API_URL=nowhere),
+        cwd=tmp_path,
     )
     assert "MAX_CONCURRENT_JOBS" not in err
+    assert "ok: database" in out and err.startswith("DISCORD_API_URL:")
 
 
 async def test_process_serves_then_exits_zero_on_sigterm_keeping_queued_jobs(
@@ -192,6 +209,8 @@ async def test_imagine_cli_and_backup(discord_server, onemin, tmp_path):
     assert code == 0, err
     assert target.read_bytes() == onemin.served_images[-1]
 
+    live = await Database.open(tmp_path / "data" / "bot.sqlite3")
+    await live.close()
     code, _out, err = await run_cli("backup", str(tmp_path / "copy.sqlite3"), env=env, cwd=tmp_path)
     assert code == 0, err
     tables = (

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_settings, load_settings_for
 
 REQUIRED = {"DISCORD_TOKEN": "tok.en-VALUE", "ONEMIN_API_KEY": "key-VALUE"}
 
@@ -62,6 +62,12 @@ def test_missing_required_names_the_variable(missing):
         ("ONEMIN_EDIT_MODEL", "gemini-2.5-flash-image"),  # generates only
         ("ONEMIN_ASPECT_RATIO_FIELD", "aspect ratio"),
         ("ONEMIN_ASPECT_RATIO_FIELD", "prompt"),
+        ("METRICS_ADDRESS", "9108"),
+        ("METRICS_ADDRESS", "localhost:"),
+        ("METRICS_ADDRESS", ":9108"),
+        ("METRICS_ADDRESS", "127.0.0.1:http"),
+        ("METRICS_ADDRESS", "127.0.0.1:70000"),
+        ("METRICS_ADDRESS", "::1:9108"),
     ],
 )
 def test_malformed_values_name_the_variable(name, value):
@@ -135,3 +141,30 @@ def test_model_settings_that_are_accepted():
         ).onemin_aspect_ratio_field
         == "aspectRatio"
     )
+
+
+def test_metrics_address_is_off_by_default_and_parsed_as_host_and_port():
+    assert load_settings(REQUIRED).metrics_address is None
+    assert load_settings({**REQUIRED, "METRICS_ADDRESS": " "}).metrics_address is None
+    for raw, expected in [
+        ("127.0.0.1:9108", ("127.0.0.1", 9108)),
+        ("localhost:9108", ("localhost", 9108)),
+        ("[::1]:9108", ("::1", 9108)),
+        ("0.0.0.0:0", ("0.0.0.0", 0)),
+    ]:
+        assert load_settings({**REQUIRED, "METRICS_ADDRESS": raw}).metrics_address == expected
+
+
+def test_a_command_reads_only_the_variables_it_uses():
+    env = {"DATABASE_PATH": "x/db.sqlite3", "MAX_CONCURRENT_JOBS": "lots", "LOG_LEVEL": "LOUD"}
+    s = load_settings_for(env, lambda name: name == "DATABASE_PATH")
+    assert s.database_path == Path("x/db.sqlite3")
+    assert s.max_concurrent_jobs == 4, "the malformed one was not read"
+    assert s.log_level == "INFO"
+    assert s.discord_token.get() == "" and s.onemin_api_key.get() == ""
+
+    used = load_settings_for({"ONEMIN_API_KEY": "k"}, lambda name: name.startswith("ONEMIN_"))
+    assert used.onemin_api_key.get() == "k"
+    with pytest.raises(ConfigError) as info:
+        load_settings_for({}, lambda name: name.startswith("ONEMIN_"))
+    assert info.value.variable == "ONEMIN_API_KEY", "a used required variable is still required"

@@ -12,6 +12,7 @@ from bot.audit import Auditor
 from bot.cache import GuildLimits, WordFilters
 from bot.jobs.service import Jobs
 from bot.limits import Limits
+from bot.metrics import Metrics
 from bot.onemin import OneMinClient
 from bot.storage import jobs as job_store
 from bot.storage.database import Database
@@ -38,6 +39,7 @@ def make_jobs(db: Database, session: aiohttp.ClientSession, api_url: str, key: s
         max_image_bytes=10**8,
         download_timeout=5,
         workers=1,
+        metrics=Metrics(),
     )
 
 
