@@ -29,7 +29,13 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 # Loaded in this order at start; a broken extension stops the bot.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.limits", "cogs.moderation", "cogs.stats")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.edit",
+    "cogs.limits",
+    "cogs.moderation",
+    "cogs.stats",
+)
 
 COMMAND_HASH_KEY = "command_tree_hash"
 
@@ -85,6 +91,8 @@ class ImagineBot(commands.AutoShardedBot):
             max_image_bytes=settings.max_image_bytes,
             download_timeout=settings.onemin_timeout_seconds,
             workers=settings.max_concurrent_jobs,
+            edit_model=settings.onemin_edit_model,
+            max_source_bytes=settings.max_source_image_bytes,
         )
         self.retention = RetentionTask(db, retention_days=settings.retention_days)
 
