@@ -172,6 +172,8 @@ def refusal(sources: EditSources, *, max_bytes: int) -> str | None:
 
 
 def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{-(-size // 1024)} KB"
     return f"{size / (1024 * 1024):.1f} MB"
 
 

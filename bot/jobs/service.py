@@ -213,8 +213,8 @@ class Jobs:
         problem = refusal(edit, max_bytes=self._max_source_bytes) if edit else None
         if problem is not None:
             # Nothing is charged and the API is never called for these.
-            await reply_ephemeral(interaction, problem)
             await job_store.record_refusal(self._db, request, "bad_source", now=now)
+            await reply_ephemeral(interaction, problem)
             return
         words = await self._word_filters.get(request.guild_id)
         if words.find(prompt) is not None:

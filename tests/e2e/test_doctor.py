@@ -168,3 +168,21 @@ async def test_check_lists_the_model_settings(discord_server, onemin, tmp_path):
         "ok: generation model gemini-3.1-flash-image-preview, promptObject.aspect_ratio with "
         "14 ratios, imageSize 2K; editing model gemini-2.5-flash-image-preview"
     ) in out.splitlines()
+
+
+async def test_an_edit_model_the_api_refuses_fails_naming_onemin_edit_model(
+    discord_server, onemin, tmp_path
+):
+    del onemin.editors["gemini-3-pro-image-preview"]
+    env = await synced_env(
+        discord_server, onemin, tmp_path, ONEMIN_EDIT_MODEL="gemini-3-pro-image-preview"
+    )
+    code, out, err = await run_cli("doctor", env=env, cwd=tmp_path)
+    assert code == 1, out + err
+    found = checks(out)
+    assert found["generation"][0] == "ok"
+    status, text = found["edit"]
+    assert status == "FAIL" and "ONEMIN_EDIT_MODEL" in text
+    assert "Invalid model gemini-3-pro-image-preview for AI feature IMAGE_EDITOR" in text
+    # The gemini-3 editor was asked with the imageSize it requires.
+    assert onemin.requests[-1].json["promptObject"]["imageSize"] == "1K"

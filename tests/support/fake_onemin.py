@@ -362,7 +362,9 @@ class FakeOneMin:
         # The editing models this API serves, and every upload, in order.
         self.editors: dict[str, FakeModel] = dict(EDITORS)
         self.uploads: list[Upload] = []
+        self.upload_calls = 0
         self._uploaded: dict[str, Upload] = {}
+        self._upload_script: deque[Scripted] = deque()
         self.asset_bytes_sent: int = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -377,7 +379,8 @@ class FakeOneMin:
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 at a random free port."""
-        app = web.Application()
+        # Uploads of images to edit run to tens of MB; aiohttp's default cap is 1 MiB.
+        app = web.Application(client_max_size=1 << 30)
         app.router.add_post("/api/features", self._features)
         app.router.add_post("/api/assets", self._upload)
         app.router.add_get("/asset/{path:.+}", self._asset)
@@ -410,6 +413,12 @@ class FakeOneMin:
     def script(self, *responses: Scripted) -> None:
         """Queue one-shot behaviours, used by the next calls in order."""
         self._script.extend(responses)
+
+    def script_uploads(self, *responses: Scripted) -> None:
+        """Queue literal answers (``Scripted.error`` and the like) for the next uploads."""
+        if not all(r.literal for r in responses):
+            raise ValueError("uploads take literal answers only")
+        self._upload_script.extend(responses)
 
     def forget_uploads(self) -> None:
         """Drop every uploaded path, as if the API no longer kept them."""
@@ -563,6 +572,10 @@ class FakeOneMin:
 
     async def _upload(self, request: web.Request) -> web.Response:
         """``POST /api/assets``: one multipart file field ``asset`` (vendor notes)."""
+        self.upload_calls += 1
+        if self._upload_script:
+            await request.read()
+            return _literal(self._upload_script.popleft())
         if request.headers.get("API-KEY") != self.api_key:
             return web.json_response({"message": "Unauthorized"}, status=401)
         if request.content_type != "multipart/form-data":
