@@ -23,6 +23,7 @@ import aiohttp
 from bot.images import FetchedImage, ImageError, download_image, downscale
 from bot.jobs.errors import JobError
 from bot.jobs.request import ACCEPTED_TEXT, ACCEPTED_TYPES
+from bot.memory import release_free_memory
 from bot.onemin import OneMinClient
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,10 @@ class SourceUploader:
                     image.data, upload_name(url, image.extension), image.content_type
                 )
             )
+            # The source's copies (download, decode check) are garbage now: give
+            # their pages back before the next image or the result comes in.
             del image
+            release_free_memory()
         return tuple(paths)
 
     async def _fetch(self, url: str, what: str) -> FetchedImage:
@@ -90,6 +94,8 @@ class SourceUploader:
                 f"{what} is a {image.format} image; only {ACCEPTED_TEXT} images can be edited.",
                 f"source {image.format} {image.width}x{image.height} is not accepted",
             )
+        if max(image.width, image.height) <= MAX_SIDE:
+            return image  # byte for byte
         # Decoding and re-encoding a large image is CPU work: off the event loop.
         return await asyncio.to_thread(downscale, image, MAX_SIDE)
 
