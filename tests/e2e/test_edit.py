@@ -176,6 +176,29 @@ async def test_edit_image_on_a_result_edits_that_image_and_edits_chain(world):
     ]
 
 
+async def test_an_edit_result_has_the_four_buttons_and_they_work_after_a_restart(world):
+    data = source(11)
+    _, result = await edited(world, data)
+    await world.wait_for_row(1, "succeeded")
+    assert [c["custom_id"] for c in result.iter_components() if c.get("type") == 2] == [
+        "imagine:reroll:1",
+        "imagine:editimage:1",
+        "imagine:remix:1",
+        "imagine:delete:1",
+    ]
+    await world.harness.restart()
+    click = await world.discord.click_button(result, "imagine:editimage:1", world.alice)
+    await click.wait_for_response()
+    submit = await world.discord.submit_modal(click, values={"prompt": "undo that"})
+    chained = await submit.wait_for_original(has_image, timeout=10)
+    assert world.api.uploads[-1].data == image_bytes(result)
+    assert rgb(image_bytes(chained)) == rgb(data)
+
+    delete = await world.discord.click_button(result, "imagine:delete:1", world.alice)
+    await delete.wait_for_response()
+    await world.discord.wait_until(lambda: result.deleted or None, 5, "edit result deleted")
+
+
 # -- the message command -------------------------------------------------------------------
 
 
