@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -71,6 +70,11 @@ class EditSources:
     def __post_init__(self) -> None:
         if not 1 <= len(self.images) <= MAX_IMAGES:
             raise ValueError(f"an edit takes 1 to {MAX_IMAGES} images, got {len(self.images)}")
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The Discord URLs of the images, in order (what is stored)."""
+        return tuple(image.url for image in self.images)
 
     @classmethod
     def of_job(cls, job: Job) -> EditSources:
@@ -175,8 +179,3 @@ def _megabytes(size: int) -> str:
     if size < 1024 * 1024:
         return f"{-(-size // 1024)} KB"
     return f"{size / (1024 * 1024):.1f} MB"
-
-
-def source_urls(sources: EditSources) -> Sequence[str]:
-    """The Discord URLs of an edit's images, in order (what is stored)."""
-    return tuple(image.url for image in sources.images)

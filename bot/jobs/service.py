@@ -31,9 +31,9 @@ from bot.jobs.buttons import load_job, may_manage, queued_view
 from bot.jobs.delivery import deliver
 from bot.jobs.errors import JobError
 from bot.jobs.message import JobMessage, JobMessages
-from bot.jobs.pipeline import Pipeline, Timing
+from bot.jobs.pipeline import DEFAULT_SOURCE_BYTES, Pipeline, Timing
 from bot.jobs.queue import JobQueue, QueueClosedError
-from bot.jobs.request import JobRequest, refusal, source_urls
+from bot.jobs.request import JobRequest, refusal
 from bot.limits import RefusedError
 from bot.memory import release_free_memory
 from bot.onemin import OneMinClient
@@ -109,7 +109,7 @@ class Jobs:
         download_timeout: float,
         workers: int,
         edit_model: str = models.DEFAULT_EDIT_MODEL,
-        max_source_bytes: int = 20 * 1024 * 1024,
+        max_source_bytes: int = DEFAULT_SOURCE_BYTES,
     ) -> None:
         self._db = db
         self._audit = audit
@@ -206,7 +206,7 @@ class Jobs:
             kind=asked.kind,
             source_channel_id=edit.channel_id if edit else None,
             source_message_id=edit.message_id if edit else None,
-            source_urls=tuple(source_urls(edit)) if edit else (),
+            source_urls=edit.urls if edit else (),
             source_paths=edit.paths if edit else None,
         )
         now = time.time()
