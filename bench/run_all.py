@@ -110,6 +110,7 @@ def summary_rows(runs: dict[str, Run]) -> list[tuple[str, str, str, str]]:
                     verdict(r["ratio"] <= r["target_ratio"]),
                 )
             )
+    rows += edit_rows(runs)
     ack = runs["burst"].results.get("ack") if "burst" in runs else None
     if ack:
         for which, key in (("median", "median_ratio"), ("p99", "p99_ratio")):
@@ -145,6 +146,61 @@ def summary_rows(runs: dict[str, Run]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def edit_rows(runs: dict[str, Run]) -> list[tuple[str, str, str, str]]:
+    """Summary rows of ``bench.edits``: the edit makespan(s) and the edit memory peak."""
+    rows: list[tuple[str, str, str, str]] = []
+    for key in ("edits", "edits-child"):
+        r = runs[key].results.get("makespan") if key in runs else None
+        if r:
+            rows.append(
+                (
+                    f"edit makespan ({r['mode']})",
+                    f"{r['makespan_s']:.2f} s for {r['jobs']} edits vs ideal {r['ideal_s']:.2f} s"
+                    f" (ceil(N/C) × (L + U), U = {r['mean_upload_s'] * 1000:.0f} ms measured"
+                    f" upload): ratio **{r['ratio']:.3f}**",
+                    f"≤ {r['target_ratio']}",
+                    verdict(r["ratio"] <= r["target_ratio"]),
+                )
+            )
+    mem = runs["edits"].results.get("memory") if "edits" in runs else None
+    if mem:
+        rows.append(
+            (
+                f"peak RSS, {mem['jobs']} edits of {mem['image_bytes'] / 1e6:.0f} MB images",
+                f"VmHWM **{mem['peak_hwm'] / 1e6:.0f} MB** ({mib(mem['peak_hwm']):.0f} MiB)",
+                f"< {mem['peak_target_bytes'] / 1e6:.0f} MB",
+                verdict(mem["peak_hwm"] < mem["peak_target_bytes"]),
+            )
+        )
+    return rows
+
+
+def edit_observations(runs: dict[str, Run]) -> list[str]:
+    """What explains the edit figures."""
+    notes = []
+    for key in ("edits", "edits-child"):
+        r = runs[key].results.get("makespan") if key in runs else None
+        if r:
+            notes.append(
+                f"Edit makespan ({r['mode']}): {r['makespan_s'] - r['ideal_s']:.2f} s over"
+                f" ceil(N/C) × (L + U). Each edit's upload time U (its image's CDN request to"
+                f" its IMAGE_EDITOR call, from the fakes' clocks) was"
+                f" {r['mean_upload_s'] * 1000:.0f} ms on average (download median"
+                f" {r['median_download_ms']:.0f} ms, upload median"
+                f" {r['median_upload_ms']:.0f} ms, longest {r['max_upload_s'] * 1000:.0f} ms);"
+                f" the API calls alone would take {r['ideal_calls_only_s']:.2f} s."
+            )
+    mem = runs["edits"].results.get("memory") if "edits" in runs else None
+    if mem:
+        notes.append(
+            f"Memory while editing: VmRSS {mib(mem['idle_rss']):.0f} MiB idle, highest sampled"
+            f" {mib(mem['peak_sampled_rss']):.0f} MiB, {mib(mem['rss_after']):.0f} MiB after the"
+            f" last result; all {mem['uploads']} sources were uploaded byte for byte:"
+            f" {mem['uploaded_byte_for_byte']}."
+        )
+    return notes
+
+
 def observations(runs: dict[str, Run]) -> list[str]:
     """Facts from this run that explain the figures (computed, not written by hand)."""
     notes = []
@@ -165,6 +221,7 @@ def observations(runs: dict[str, Run]) -> list[str]:
             f" API calls in flight: mean {r['mean_in_flight']:.2f}, max {r['max_in_flight']}"
             f" of {r['workers']}."
         )
+    notes += edit_observations(runs)
     ack = runs["burst"].results.get("ack") if "burst" in runs else None
     if ack:
         notes.append(
@@ -214,6 +271,17 @@ METHOD = """\
   event loop and CPU with the fakes; "child process" runs `python -m bot` with the
   fakes alone in the parent. The fake API serves one pre-encoded 1024×1024 WebP
   (~120 kB) so it spends no CPU drawing.
+- **Edits** (`bench.edits`): the makespan of N /edit (same N, C and L as the
+  makespan above), each member editing a 1024×1024 JPEG (~150 kB) of their own:
+  in its API slot each job downloads the image from the fake Discord's CDN,
+  uploads it to the fake Asset API and makes one IMAGE_EDITOR call of L
+  seconds (the fake answers with one pre-encoded ~120 kB WebP). U, each job's
+  upload time, runs from its image's CDN request to its IMAGE_EDITOR call
+  (both fakes' clocks); ideal = ceil(N/C) × (L + mean U). "In process" and
+  "child process" as for the makespan. Then the peak memory (VmHWM) of
+  `python -m bot` in a child process while 50 edits of ~5 MB PNG sources
+  (1290×1290, uploaded byte for byte) run at once, the fake answering each
+  with a ~5 MB PNG.
 - **Acknowledgement latency** (`bench.burst`, part 1): 200 /imagine across 40 servers
   dispatched at once; `ack_latency` = fake dispatching INTERACTION_CREATE → fake
   receiving the initial response. The imagine bot (in process, workers busy with the
@@ -265,6 +333,8 @@ def render(runs: dict[str, Run], info: dict[str, str], quick: bool, total: float
         "```",
         "",
         "Options: `python -m bench.makespan --jobs N --workers C --latency L [--child]`;"
+        " `python -m bench.edits --jobs N --workers C --latency L [--child] --memory-jobs M"
+        " --image-mb S [--skip-makespan] [--skip-memory]`;"
         " `python -m bench.burst --jobs N --servers S --guilds G --rounds R --latency L"
         " --image-mb M [--child-env NAME=VALUE] [--skip-ack] [--skip-memory]`;"
         " `python -m bench.admission --rows N --samples N`.",
@@ -289,6 +359,8 @@ def main() -> None:
             "admission": ["bench.admission", "--rows", "100000", "--samples", "500"],
             "makespan": ["bench.makespan", "--jobs", "40"],
             "makespan-child": ["bench.makespan", "--jobs", "40", "--child"],
+            "edits": ["bench.edits", "--jobs", "40", "--memory-jobs", "20"],
+            "edits-child": ["bench.edits", "--jobs", "40", "--child", "--skip-memory"],
             "burst": ["bench.burst", "--jobs", "40", "--guilds", "100", "--rounds", "1"],
         }
     else:
@@ -296,6 +368,8 @@ def main() -> None:
             "admission": ["bench.admission"],
             "makespan": ["bench.makespan"],
             "makespan-child": ["bench.makespan", "--child"],
+            "edits": ["bench.edits"],
+            "edits-child": ["bench.edits", "--child", "--skip-memory"],
             "burst": ["bench.burst"],
         }
     info = machine()

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Loaded in this order at start; a broken extension stops the bot.
 EXTENSIONS: tuple[str, ...] = (
     "cogs.imagine",
+    "cogs.edit",
     "cogs.limits",
     "cogs.moderation",
     "cogs.stats",
@@ -97,6 +98,8 @@ class ImagineBot(commands.AutoShardedBot):
             download_timeout=settings.onemin_timeout_seconds,
             workers=settings.max_concurrent_jobs,
             metrics=self.metrics,
+            edit_model=settings.onemin_edit_model,
+            max_source_bytes=settings.max_source_image_bytes,
         )
         self.retention = RetentionTask(db, retention_days=settings.retention_days)
 

@@ -1,4 +1,4 @@
-"""The audit channel: each generation and each blocked attempt, posted without pings."""
+"""The audit channel: each generation or edit and each blocked attempt, posted without pings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import discord
 
 from bot import messages
+from bot.messages import jump_url
 from bot.storage import moderation
 from bot.storage.database import Database
 from bot.storage.jobs import Job
@@ -17,11 +18,6 @@ AUDIT_COLOUR = discord.Colour(0x99AAB5)
 BLOCKED_COLOUR = discord.Colour(0xFEE75C)
 
 
-def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
-    """A link to a message."""
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
-
-
 class Auditor:
     """Posts audit entries; turns auditing off when the channel is gone or forbidden."""
 
@@ -30,9 +26,9 @@ class Auditor:
         self._db = db
 
     async def generated(self, job: Job, *, channel_id: int, message_id: int) -> None:
-        """Report a finished image."""
+        """Report a finished image; an edit says so and links its source."""
         embed = discord.Embed(
-            title="Image generated",
+            title="Image edited" if job.is_edit else "Image generated",
             description=messages.truncate(messages.quote_prompt(job.prompt), 1000),
             colour=AUDIT_COLOUR,
         )
@@ -43,6 +39,8 @@ class Auditor:
             value=f"[open]({jump_url(job.guild_id, channel_id, message_id)})",
             inline=True,
         )
+        if job.is_edit:
+            embed.add_field(name="Edit of", value=messages.source_text(job), inline=False)
         embed.set_footer(text=f"job #{job.id}")
         await self._post(job.guild_id, embed)
 

@@ -77,6 +77,8 @@ class Settings:
     default_max_queue: int = 25
     onemin_timeout_seconds: float = 120.0
     max_image_bytes: int = 52_428_800
+    # The largest image a member may give to edit (by the attachment's size).
+    max_source_image_bytes: int = 20_971_520
     shutdown_grace_seconds: float = 25.0
     retention_days: int = 90
     log_level: str = "INFO"
@@ -209,6 +211,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         "max_image_bytes": _optional(
             env, "MAX_IMAGE_BYTES", defaults["max_image_bytes"], _int_at_least(1024)
+        ),
+        "max_source_image_bytes": _optional(
+            env,
+            "MAX_SOURCE_IMAGE_BYTES",
+            defaults["max_source_image_bytes"],
+            _int_at_least(1024),
         ),
         "shutdown_grace_seconds": _optional(
             env, "SHUTDOWN_GRACE_SECONDS", defaults["shutdown_grace_seconds"], _positive_float

@@ -3,8 +3,8 @@
 Each line is ``ok``, ``warn``, ``FAIL`` or ``skip``, the check's name and what
 was found or what to do. The checks run in the spec's order (SPEC.md,
 "Operating it"): configuration, database, Discord token, gateway, the commands
-registered against the bot's own, then one generation (paid) and one edit
-(paid; skipped until editing exists). A failed check does not stop the ones
+registered against the bot's own, then one generation (paid) and one edit of
+that image through the Asset API (paid). A failed check does not stop the ones
 that do not depend on it, so one run shows every problem. Nothing it prints
 contains the token or the API key.
 """
@@ -27,7 +27,7 @@ import aiohttp
 
 from bot import models
 from bot.config import Settings
-from bot.images import ImageError, download_image, ratio_mismatch
+from bot.images import FetchedImage, ImageError, download_image, ratio_mismatch
 from bot.onemin import OneMinClient, OneMinError
 from bot.storage.database import Database
 
@@ -35,6 +35,7 @@ Status = Literal["ok", "warn", "FAIL", "skip"]
 
 DOCTOR_PROMPT = "A lighthouse on a rocky coast at sunset, wide landscape, soft light"
 DOCTOR_RATIO = "16:9"
+DOCTOR_EDIT_PROMPT = "Make it night, with the lighthouse beam shining"
 PAID_NOTICE = (
     "The next two checks spend two images of 1min.ai credit (python -m bot doctor --free "
     "skips them)."
@@ -99,8 +100,11 @@ async def run_doctor(settings: Settings, *, free: bool, out: TextIO = sys.stdout
     else:
         report.note(PAID_NOTICE)
         async with aiohttp.ClientSession() as session:
-            await check_generation(report, settings, session)
-        report.line("skip", "edit", "skipped: editing not available")
+            image = await check_generation(report, settings, session)
+            if image is None:
+                report.line("skip", "edit", "skipped: needs the generated image")
+            else:
+                await check_edit(report, settings, session, image)
     return 1 if report.failed else 0
 
 
@@ -340,8 +344,11 @@ def _trim(value: Any) -> Any:
 
 async def check_generation(
     report: Report, settings: Settings, session: aiohttp.ClientSession
-) -> None:
-    """One image at 16:9 (when the model takes a ratio); its size says whether it was honoured."""
+) -> FetchedImage | None:
+    """One image at 16:9 (when the model takes a ratio); its size says whether it was honoured.
+
+    Returns the image for the edit check, or None when there is none.
+    """
     client = OneMinClient.from_settings(session, settings)
     profile = client.profile
     ratio = DOCTOR_RATIO if DOCTOR_RATIO in profile.ratios else None
@@ -356,7 +363,7 @@ async def check_generation(
         )
     except OneMinError as exc:
         report.line("FAIL", "generation", f"{_advice(exc)} [{exc.kind}: {exc.detail}]")
-        return
+        return None
     except ImageError as exc:
         report.line(
             "FAIL",
@@ -364,7 +371,7 @@ async def check_generation(
             f"the image could not be fetched [{exc.kind}: {exc.detail}]; try again, and check "
             "MAX_IMAGE_BYTES",
         )
-        return
+        return None
     seconds = time.monotonic() - started
     got = f"{image.width}x{image.height} {image.format} in {seconds:.1f} s"
     if ratio is None:
@@ -384,6 +391,54 @@ async def check_generation(
             "generation",
             f"{got}; {ratio} asked as promptObject.{profile.ratio_field} and honoured",
         )
+    return image
+
+
+async def check_edit(
+    report: Report, settings: Settings, session: aiohttp.ClientSession, image: FetchedImage
+) -> None:
+    """Upload the generated image with the Asset API, then one IMAGE_EDITOR call on it."""
+    client = OneMinClient.from_settings(session, settings)
+    profile = client.edit_profile
+    started = time.monotonic()
+    try:
+        path = await client.upload_asset(
+            image.data, f"doctor.{image.extension}", image.content_type
+        )
+    except OneMinError as exc:
+        report.line(
+            "FAIL",
+            "edit",
+            f"uploading the image to {settings.onemin_api_url}/api/assets failed: "
+            f"{_advice(exc)} [{exc.kind}: {exc.detail}]",
+        )
+        return
+    try:
+        edited = await client.edit(DOCTOR_EDIT_PROMPT, path)
+        result = await download_image(
+            session,
+            edited.image_url,
+            max_bytes=settings.max_image_bytes,
+            timeout=settings.onemin_timeout_seconds,
+        )
+    except OneMinError as exc:
+        advice = _advice(exc).replace("ONEMIN_MODEL", "ONEMIN_EDIT_MODEL")
+        report.line("FAIL", "edit", f"{advice} [{exc.kind}: {exc.detail}]")
+        return
+    except ImageError as exc:
+        report.line(
+            "FAIL",
+            "edit",
+            f"the edited image could not be fetched [{exc.kind}: {exc.detail}]; try again",
+        )
+        return
+    seconds = time.monotonic() - started
+    report.line(
+        "ok",
+        "edit",
+        f"{result.width}x{result.height} {result.format} in {seconds:.1f} s from {profile.model}"
+        f" (uploaded as {path})",
+    )
 
 
 def _advice(error: OneMinError) -> str:

@@ -230,6 +230,45 @@ def fit_to_limit(image: FetchedImage, limit: int) -> FetchedImage:
         scale *= _DOWNSCALE_STEP
 
 
+def downscale(image: FetchedImage, max_side: int) -> FetchedImage:
+    """Return ``image`` unchanged if its long side is at most ``max_side``, else a
+    smaller copy of the same shape, in the same format (PNG stays lossless).
+
+    Synchronous and CPU-bound: run it in a thread.
+    """
+    if max(image.width, image.height) <= max_side:
+        return image
+    scale = max_side / max(image.width, image.height)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    with Image.open(io.BytesIO(image.data), formats=ALLOWED_FORMATS) as opened:
+        icc_profile = opened.info.get("icc_profile")
+        source = opened.convert("RGBA" if _has_alpha(opened) else "RGB")
+    resized = source.resize(size, Image.Resampling.LANCZOS)
+    fmt = image.format if image.format in ("PNG", "JPEG", "WEBP") else "PNG"
+    if fmt == "JPEG" and resized.mode != "RGB":
+        resized = resized.convert("RGB")
+    if fmt == "PNG":
+        out = io.BytesIO()
+        options: dict[str, object] = {"compress_level": 6}
+        if isinstance(icc_profile, bytes):
+            options["icc_profile"] = icc_profile
+        resized.save(out, "PNG", **options)
+        data = out.getvalue()
+    else:
+        data = _encode(resized, fmt, 90, icc_profile)
+    log.info(
+        "Downscaled a %dx%d %s of %d bytes to %dx%d (%d bytes)",
+        image.width,
+        image.height,
+        image.format,
+        len(image.data),
+        size[0],
+        size[1],
+        len(data),
+    )
+    return FetchedImage(data=data, format=fmt, width=size[0], height=size[1])
+
+
 def _has_alpha(image: Image.Image) -> bool:
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         return True

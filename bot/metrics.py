@@ -32,7 +32,7 @@ from bot.startup import FatalStartError
 log = logging.getLogger(__name__)
 
 # Kinds of job and their outcomes, shown at 0 before the first one happens.
-JOB_KINDS = ("generate",)
+JOB_KINDS = ("generate", "edit")
 JOB_OUTCOMES = ("succeeded", "failed")
 # A generation takes 5-30 s; the 1min.ai timeout is 120 s by default.
 API_BUCKETS = (1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0)

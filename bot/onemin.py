@@ -15,7 +15,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FEATURES_PATH = "/api/features"
+ASSETS_PATH = "/api/assets"
 SUCCESS_STATUS = "SUCCESS"
 
 # A success body is a few hundred bytes; anything far larger is not the API talking.
@@ -182,10 +183,12 @@ class _RetryableError(Exception):
 
 
 class OneMinClient:
-    """Client for ``POST {base_url}/api/features`` with ``type=IMAGE_GENERATOR``.
+    """Client for ``POST {base_url}/api/features`` (``IMAGE_GENERATOR`` and
+    ``IMAGE_EDITOR``) and ``POST {base_url}/api/assets`` (uploads).
 
     The session is shared and owned by the caller. ``timeout`` bounds a whole
-    :meth:`generate` call: every attempt and every backoff sleep together.
+    call (:meth:`generate`, :meth:`edit`, :meth:`upload_asset`): every attempt
+    and every backoff sleep together.
     """
 
     def __init__(
@@ -195,6 +198,7 @@ class OneMinClient:
         base_url: str,
         api_key: str,
         model: str | ModelProfile,
+        edit_model: str | ModelProfile = models.DEFAULT_EDIT_MODEL,
         timeout: float = 120.0,
         connect_timeout: float = 10.0,
         max_attempts: int = 3,
@@ -215,6 +219,11 @@ class OneMinClient:
             model if isinstance(model, ModelProfile) else models.profile(model, models.GENERATE)
         )
         self._model = self._profile.model
+        self._edit_profile = (
+            edit_model
+            if isinstance(edit_model, ModelProfile)
+            else models.profile(edit_model, models.EDIT)
+        )
         self._warned_many_paths = False
         if not self._profile.known:
             log.warning(
@@ -247,6 +256,7 @@ class OneMinClient:
             base_url=settings.onemin_api_url,
             api_key=settings.onemin_api_key.get(),
             model=models.generation_profile(settings),
+            edit_model=models.edit_profile(settings),
             timeout=settings.onemin_timeout_seconds,
         )
 
@@ -261,6 +271,11 @@ class OneMinClient:
         return self._profile
 
     @property
+    def edit_profile(self) -> ModelProfile:
+        """The editing model and what is sent to it."""
+        return self._edit_profile
+
+    @property
     def aspect_ratio_field(self) -> str | None:
         """The ``promptObject`` key a ratio is sent under (None: none is sent)."""
         return self._profile.ratio_field
@@ -272,26 +287,88 @@ class OneMinClient:
         Raises a :class:`OneMinError` subclass on any failure.
         """
         body = self._profile.generation_body(prompt, aspect_ratio)
+        return await self._feature(body, "generation")
+
+    async def edit(
+        self, prompt: str, image_path: str, references: Sequence[str] = ()
+    ) -> Generation:
+        """Ask for one edit of an uploaded image; return where to download the result.
+
+        ``image_path`` and ``references`` are paths :meth:`upload_asset` returned.
+        The answer has the same shape as a generation's (vendor notes).
+        """
+        body = self._edit_profile.edit_body(prompt, image_path, references)
+        return await self._feature(body, "edit")
+
+    async def _feature(self, body: Mapping[str, Any], what: str) -> Generation:
         started = time.monotonic()
         try:
             payload = await self._request("POST", FEATURES_PATH, json_body=body)
             generation = self._parse_generation(payload)
         except OneMinError as exc:
             level = logging.WARNING if exc.kind in _EXPECTED_KINDS else logging.ERROR
-            log.log(level, "1min.ai generation failed (%s): %s", exc.kind, exc.detail)
+            log.log(level, "1min.ai %s failed (%s): %s", what, exc.kind, exc.detail)
             raise
         log.debug(
             "1min.ai record %s ready in %.1fs", generation.record_id, time.monotonic() - started
         )
         return generation
 
+    async def upload_asset(self, data: bytes, filename: str, content_type: str) -> str:
+        """Upload an image with the Asset API; return its stored path.
+
+        ``POST /api/assets``, multipart with one file field ``asset`` whose name
+        carries the real extension (vendor notes: clients report "file type
+        isn't supported" without one). The answer's ``fileContent.path`` is
+        what later calls take; ``asset.key`` holds the same path.
+        """
+
+        def form() -> aiohttp.FormData:
+            # A FormData can be sent once: every attempt gets its own.
+            built = aiohttp.FormData()
+            built.add_field("asset", data, filename=filename, content_type=content_type)
+            return built
+
+        try:
+            payload = await self._request("POST", ASSETS_PATH, form=form)
+            return self._parse_asset(payload)
+        except OneMinError as exc:
+            if exc.kind == "bad_request":
+                exc.user_message = (
+                    "The image service did not accept the image to edit. Try another PNG, "
+                    "JPEG or WebP image."
+                )
+            level = logging.WARNING if exc.kind in _EXPECTED_KINDS else logging.ERROR
+            log.log(level, "1min.ai upload failed (%s): %s", exc.kind, exc.detail)
+            raise
+
     # -- the one request method -------------------------------------------------
 
-    async def _request(self, method: str, path: str, *, json_body: Mapping[str, Any]) -> Any:
-        """Send one API call with retries inside the whole-call bound; return parsed JSON."""
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> Any:
+        """Send one API call with retries inside the whole-call bound; return parsed JSON.
+
+        The body is ``json_body`` as JSON, or a multipart form built anew by
+        ``form`` for each attempt.
+        """
         url = f"{self._base_url}{path}"
-        headers = {"API-KEY": self._api_key, "Content-Type": "application/json"}
-        data = json.dumps(json_body).encode()
+        headers = {"API-KEY": self._api_key}
+        body: Callable[[], bytes | aiohttp.FormData]
+        if form is not None:
+            body = form  # aiohttp sets the multipart Content-Type with its boundary
+        else:
+            encoded = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+
+            def body() -> bytes:
+                return encoded
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         attempt = 0
@@ -301,7 +378,7 @@ class OneMinClient:
                 while True:
                     attempt += 1
                     try:
-                        return await self._attempt(method, url, headers, data)
+                        return await self._attempt(method, url, headers, body())
                     except _RetryableError as retry:
                         last = retry.final
                         delay = self._retry_delay(attempt, retry.retry_after)
@@ -331,7 +408,9 @@ class OneMinClient:
                 status=last.status if last is not None else None,
             ) from None
 
-    async def _attempt(self, method: str, url: str, headers: Mapping[str, str], data: bytes) -> Any:
+    async def _attempt(
+        self, method: str, url: str, headers: Mapping[str, str], data: bytes | aiohttp.FormData
+    ) -> Any:
         """One HTTP exchange, mapped to JSON or to a (possibly retryable) error."""
         try:
             async with self._session.request(
@@ -452,6 +531,18 @@ class OneMinClient:
             record_id=uuid if isinstance(uuid, str) and uuid else None,
             result_paths=tuple(results),
             prompt_object=MappingProxyType(dict(echoed) if isinstance(echoed, dict) else {}),
+        )
+
+    def _parse_asset(self, payload: Any) -> str:
+        """The stored path of an upload: ``fileContent.path``, else ``asset.key``."""
+        if isinstance(payload, dict):
+            for outer, inner in (("fileContent", "path"), ("asset", "key")):
+                part = payload.get(outer)
+                path = part.get(inner) if isinstance(part, dict) else None
+                if isinstance(path, str) and path:
+                    return path
+        self._bad_response(
+            f"upload answer without fileContent.path: {_squash(json.dumps(payload))}"
         )
 
     def _refused(self, text: str, vendor: str) -> NoReturn:

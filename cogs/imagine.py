@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ImagineBot
+from bot.jobs.request import JobRequest
 from bot.models import aspect_ratios
 from bot.ratio_option import fit_aspect_ratio_option
 
@@ -35,7 +36,7 @@ class ImagineCog(commands.Cog):
     ) -> None:
         """Create an image from a text prompt."""
         await self.bot.jobs.submit(
-            interaction, prompt, aspect_ratio.value if aspect_ratio else None
+            interaction, JobRequest(prompt, aspect_ratio.value if aspect_ratio else None)
         )
 
 

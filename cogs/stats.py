@@ -13,9 +13,9 @@ from discord.ext import commands
 
 from bot import messages
 from bot.app import ImagineBot
-from bot.audit import jump_url
 from bot.charts import daily_chart
 from bot.errors import UserFacingError, require_guild
+from bot.messages import jump_url
 from bot.storage.jobs import Job
 from bot.storage.stats import health, history, images_per_day, period_stats, top_members
 
@@ -47,14 +47,20 @@ def history_embed(
                 f" · [open]({jump_url(job.guild_id, job.result_channel_id, job.result_message_id)})"
             )
         icon = STATUS_ICONS.get(job.status.value, "•")
+        what = " · 🖌️ edit" if job.is_edit else ""
         embed.add_field(
-            name=f"{icon} job #{job.id} · {job.status.value}",
+            name=f"{icon} job #{job.id} · {job.status.value}{what}",
             value=f"{messages.truncate(messages.quote_prompt(job.prompt), 200)}\n"
             f"<t:{int(job.created_at)}:R>{link}",
             inline=False,
         )
     embed.set_footer(text=f"page {page + 1} of {pages} · {total} job(s)")
     return embed
+
+
+def _edits(count: int) -> str:
+    """How many of the images were edits, for /stats."""
+    return f"{count} of them edit{'' if count == 1 else 's'}"
 
 
 class HistoryView(discord.ui.View):
@@ -132,7 +138,7 @@ class StatsCog(commands.Cog):
             embed.add_field(
                 name=label,
                 value=f"{figures.images} images\n{figures.members} members\n"
-                f"{figures.failures} failures\navg {average}",
+                f"{figures.failures} failures\n{_edits(figures.edits)}\navg {average}",
                 inline=True,
             )
         top = await top_members(self.bot.db, guild_id, since=now - 30 * DAY)

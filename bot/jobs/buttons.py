@@ -1,9 +1,12 @@
-"""Buttons on a job's message: Cancel while queued; Re-roll, Edit and Delete on results.
+"""Buttons on a job's message: Cancel while queued; Re-roll, Edit image, Remix and
+Delete on every result, generated or edited.
 
 Every button is a :class:`discord.ui.DynamicItem` whose custom id carries the
 job id (``imagine:<action>:<job_id>``), so buttons on old messages keep
 working after a restart: nothing about them lives only in memory. They live
 beside the jobs (not in a cog) so a result can never be posted without them.
+Buttons posted before editing existed say ``imagine:edit:<job_id>``: they act
+as Remix, which is what they did then.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 import discord
 
 from bot.errors import UserFacingError, reply_ephemeral, report_unexpected
+from bot.jobs.request import ACCEPTED_TEXT, EditSources, JobRequest, first_image, refusal
 from bot.models import aspect_ratios
 from bot.storage import jobs as job_store
 from bot.storage.jobs import Job
@@ -105,7 +109,7 @@ class CancelButton(_JobButton, template=r"imagine:cancel:([0-9]+)"):
 
 
 class RerollButton(_JobButton, template=r"imagine:reroll:([0-9]+)"):
-    """Same prompt and options, a new request by whoever clicks."""
+    """The same request again, by whoever clicks: same prompt and ratio, or same images."""
 
     action = "reroll"
     label = "Re-roll"
@@ -113,23 +117,55 @@ class RerollButton(_JobButton, template=r"imagine:reroll:([0-9]+)"):
     style = discord.ButtonStyle.primary
 
     async def run(self, interaction: Interaction) -> None:
-        """Queue the same prompt again, through every admission check."""
+        """Queue the same request again, through every admission check."""
         job = await load_job(interaction, self.job_id)
-        await interaction.client.jobs.submit(interaction, job.prompt, job.aspect_ratio)
+        await interaction.client.jobs.submit(interaction, JobRequest.again(job))
 
 
-class EditButton(_JobButton, template=r"imagine:edit:([0-9]+)"):
-    """Opens a modal prefilled with the prompt; submitting it makes a new request."""
+class EditImageButton(_JobButton, template=r"imagine:editimage:([0-9]+)"):
+    """Edits THIS result's image: a modal asks what should change (edits chain)."""
 
-    action = "edit"
-    label = "Edit"
+    action = "editimage"
+    label = "Edit image"
+    emoji = "🖌️"
+
+    async def run(self, interaction: Interaction) -> None:
+        """Open the "What should change?" modal on the image of the message clicked.
+
+        The image is on the message itself, so this works even once the job's
+        row has been pruned.
+        """
+        message = interaction.message
+        client = interaction.client
+        image = None
+        if message is not None:
+            image = first_image(message, bot_id=client.user.id if client.user else None)
+        if message is None or image is None:
+            raise UserFacingError(NO_IMAGE)
+        await EditImageModal.open(
+            interaction, EditSources.of_message(message, image), key=f"job{self.job_id}"
+        )
+
+
+class RemixButton(_JobButton, template=r"imagine:remix:([0-9]+)"):
+    """Opens a modal prefilled with the prompt (and ratio); submitting makes a new request."""
+
+    action = "remix"
+    label = "Remix"
     emoji = "✏️"
 
     async def run(self, interaction: Interaction) -> None:
-        """Open the edit modal."""
+        """Open the Remix modal."""
         job = await load_job(interaction, self.job_id)
-        ratios = aspect_ratios(interaction.client.settings)
-        await interaction.response.send_modal(EditModal(job, ratios))
+        # An edit keeps its source's shape: no ratio box.
+        ratios = () if job.is_edit else aspect_ratios(interaction.client.settings)
+        await interaction.response.send_modal(RemixModal(job, ratios))
+
+
+class LegacyRemixButton(RemixButton, template=r"imagine:edit:([0-9]+)"):
+    """The Edit button of results posted before image editing existed: it acts as Remix."""
+
+    action = "edit"
 
 
 class DeleteButton(_JobButton, template=r"imagine:delete:([0-9]+)"):
@@ -152,12 +188,16 @@ class DeleteButton(_JobButton, template=r"imagine:delete:([0-9]+)"):
         log.info("Result of job %d deleted by user %d", job.id, interaction.user.id)
 
 
-class EditModal(discord.ui.Modal):
-    """Like Midjourney's Remix: change the prompt (and ratio) and generate again."""
+class RemixModal(discord.ui.Modal):
+    """Like Midjourney's Remix: change the prompt (and ratio) and run the request again.
+
+    A Remix of an edit runs the new prompt on the same images.
+    """
 
     def __init__(self, job: Job, ratios: Sequence[str]) -> None:
-        super().__init__(title="Edit and generate again", custom_id=f"imagine:editmodal:{job.id}")
-        self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+        super().__init__(title="Remix", custom_id=f"imagine:remixmodal:{job.id}")
+        self.job = job
+        self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
             label="Prompt",
             custom_id="prompt",
             style=discord.TextStyle.paragraph,
@@ -168,7 +208,7 @@ class EditModal(discord.ui.Modal):
         self.add_item(self.prompt)
         # The generation model's ratios; a model without a ratio field gets no box.
         self.ratios = tuple(ratios)
-        self.ratio: discord.ui.TextInput[EditModal] | None = None
+        self.ratio: discord.ui.TextInput[RemixModal] | None = None
         if self.ratios:
             self.ratio = discord.ui.TextInput(
                 label="Aspect ratio (e.g. 1:1, 16:9, 9:16)",
@@ -180,22 +220,75 @@ class EditModal(discord.ui.Modal):
             self.add_item(self.ratio)
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
-        """Queue the edited prompt as a new request."""
+        """Queue the new prompt as a new request."""
         ratio = (self.ratio.value.strip() or None) if self.ratio is not None else None
         if ratio is not None and ratio not in self.ratios:
             raise UserFacingError(
                 f"Unknown aspect ratio {ratio!r}. Choose one of: {', '.join(self.ratios)}."
             )
-        await interaction.client.jobs.submit(interaction, self.prompt.value, ratio)
+        request = JobRequest.again(self.job, prompt=self.prompt.value, aspect_ratio=ratio)
+        await interaction.client.jobs.submit(interaction, request)
 
     async def on_error(  # type: ignore[override]
         self, interaction: Interaction, error: Exception
     ) -> None:
         """Refusals are answered privately; anything else with a reference id."""
-        if isinstance(error, UserFacingError):
-            await reply_ephemeral(interaction, error.message)
-        else:
-            await report_unexpected(interaction, error, "the edit form")
+        await _modal_error(interaction, error, "the remix form")
+
+
+class EditImageModal(discord.ui.Modal):
+    """One question, "What should change?", then an edit of the given image.
+
+    Opened by the Edit image button (the result's image) and by the "Edit
+    image" message command (the message's first image). The images are
+    checked before the modal opens, so a member never types a prompt for an
+    image that would be refused.
+    """
+
+    def __init__(self, sources: EditSources, *, key: str) -> None:
+        super().__init__(title="Edit image", custom_id=f"imagine:editimagemodal:{key}")
+        self.sources = sources
+        self.prompt: discord.ui.TextInput[EditImageModal] = discord.ui.TextInput(
+            label="What should change?",
+            custom_id="prompt",
+            style=discord.TextStyle.paragraph,
+            placeholder="e.g. make it night, add a red scarf, turn it into a watercolour",
+            min_length=1,
+            max_length=1500,
+        )
+        self.add_item(self.prompt)
+
+    @classmethod
+    async def open(cls, interaction: Interaction, sources: EditSources, *, key: str) -> None:
+        """Show the modal, or refuse at once when the image cannot be edited."""
+        problem = refusal(sources, max_bytes=interaction.client.settings.max_source_image_bytes)
+        if problem is not None:
+            raise UserFacingError(problem)
+        await interaction.response.send_modal(cls(sources, key=key))
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        """Queue the edit, through every check of /imagine."""
+        request = JobRequest(self.prompt.value, edit=self.sources)
+        await interaction.client.jobs.submit(interaction, request)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: Interaction, error: Exception
+    ) -> None:
+        """Refusals are answered privately; anything else with a reference id."""
+        await _modal_error(interaction, error, "the edit form")
+
+
+async def _modal_error(interaction: Interaction, error: Exception, where: str) -> None:
+    if isinstance(error, UserFacingError):
+        await reply_ephemeral(interaction, error.message)
+    else:
+        await report_unexpected(interaction, error, where)
+
+
+NO_IMAGE = (
+    f"That message has no image to edit. Use Edit image on a message with a {ACCEPTED_TEXT}"
+    " image attached, or upload one with /edit."
+)
 
 
 def queued_view(job_id: int) -> discord.ui.View:
@@ -206,12 +299,20 @@ def queued_view(job_id: int) -> discord.ui.View:
 
 
 def result_view(job: Job) -> discord.ui.View:
-    """Re-roll, Edit and Delete under a finished image."""
+    """Re-roll, Edit image, Remix and Delete under every finished image."""
     view = discord.ui.View(timeout=None)
     view.add_item(RerollButton(job.id))
-    view.add_item(EditButton(job.id))
+    view.add_item(EditImageButton(job.id))
+    view.add_item(RemixButton(job.id))
     view.add_item(DeleteButton(job.id))
     return view
 
 
-DYNAMIC_ITEMS = (CancelButton, RerollButton, EditButton, DeleteButton)
+DYNAMIC_ITEMS = (
+    CancelButton,
+    RerollButton,
+    EditImageButton,
+    RemixButton,
+    LegacyRemixButton,
+    DeleteButton,
+)

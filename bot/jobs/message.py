@@ -219,7 +219,7 @@ class JobMessage:
         await self.stop_progress()
         if not await self.wait_answered():
             return
-        await self._edit(content=messages.queued_text(0), view=None)
+        await self._edit(content=messages.running_text(self.job), view=None)
 
     async def show_cancelled(self, interaction: discord.Interaction[Any]) -> None:
         """Answer the Cancel click by turning the message into a cancelled note."""

@@ -1,29 +1,48 @@
-"""A job's first stage, inside an API slot: call the API, download the image, fit it."""
+"""A job's first stage, inside an API slot: call the API, download the image, fit it.
+
+An edit first has its images uploaded (:mod:`bot.jobs.uploads`), unless a
+Re-roll or Remix brought their paths along; from the API's answer on it is a
+generation like any other.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
 
 from bot.images import FetchedImage, download_image, fit_to_limit, ratio_mismatch
-from bot.onemin import OneMinClient
+from bot.jobs.errors import JobError
+from bot.jobs.uploads import SourceUploader
+from bot.onemin import Generation, OneMinBadRequestError, OneMinClient
 from bot.storage.jobs import Job
 
 log = logging.getLogger(__name__)
 
 # Discord's upload limit when the interaction did not say (attachment_size_limit).
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
+# The largest image a member may give to edit, when the caller does not say.
+DEFAULT_SOURCE_BYTES = 20 * 1024 * 1024
+
+# Called with the job id and its paths once an edit's images are uploaded.
+PathsUploaded = Callable[[int, tuple[str, ...]], Awaitable[None]]
+
+SOURCE_EXPIRED_MESSAGE = (
+    "The image service no longer has the image to edit. Upload it again with /edit, or use"
+    " Edit image on the message."
+)
 
 
 @dataclass
 class Timing:
-    """How long the API call took; filled in even when the job then fails."""
+    """How long the API call (and an edit's uploads) took; filled in even when the job fails."""
 
     api_seconds: float | None = None
+    upload_seconds: float | None = None
 
 
 class Pipeline:
@@ -36,20 +55,29 @@ class Pipeline:
         session: aiohttp.ClientSession,
         max_image_bytes: int,
         download_timeout: float,
+        max_source_bytes: int = DEFAULT_SOURCE_BYTES,
+        paths_uploaded: PathsUploaded | None = None,
     ) -> None:
         self._api = api
         self._session = session
         self._max_image_bytes = max_image_bytes
         self._download_timeout = download_timeout
+        self._uploads = SourceUploader(
+            api=api, session=session, max_bytes=max_source_bytes, timeout=download_timeout
+        )
+        self._paths_uploaded = paths_uploaded
         self._warned_ratio = False
 
     async def run(self, job: Job, timing: Timing) -> FetchedImage:
         """The image for ``job``, checked and small enough to post."""
-        began = time.monotonic()
-        try:
-            generation = await self._api.generate(job.prompt, job.aspect_ratio)
-        finally:
-            timing.api_seconds = time.monotonic() - began
+        if job.is_edit:
+            generation = await self._edit(job, timing)
+        else:
+            began = time.monotonic()
+            try:
+                generation = await self._api.generate(job.prompt, job.aspect_ratio)
+            finally:
+                timing.api_seconds = time.monotonic() - began
         image = await download_image(
             self._session,
             generation.image_url,
@@ -62,6 +90,33 @@ class Pipeline:
             # Re-encoding is CPU work; keep the event loop (and heartbeats) free.
             image = await asyncio.to_thread(fit_to_limit, image, limit)
         return image
+
+    async def _edit(self, job: Job, timing: Timing) -> Generation:
+        """Upload the edit's images unless their paths are known, then ask for the edit."""
+        paths = job.source_paths
+        reused = paths is not None
+        if paths is None:
+            began = time.monotonic()
+            try:
+                paths = await self._uploads.upload(job.source_urls)
+            finally:
+                timing.upload_seconds = time.monotonic() - began
+            if self._paths_uploaded is not None:
+                # Stored at once: a Re-roll, or this job after a restart, reuses them.
+                await self._paths_uploaded(job.id, paths)
+        if not paths:
+            raise JobError("source_invalid", "This edit has no image to edit.", "no source paths")
+        began = time.monotonic()
+        try:
+            return await self._api.edit(job.prompt, paths[0], paths[1:])
+        except OneMinBadRequestError as exc:
+            if not reused:
+                raise
+            # Paths uploaded for an earlier job: the likeliest cause is that the
+            # API no longer keeps them (SPEC.md: tell the member to upload again).
+            raise JobError("source_expired", SOURCE_EXPIRED_MESSAGE, exc.detail) from None
+        finally:
+            timing.api_seconds = time.monotonic() - began
 
     def _check_ratio(self, job: Job, image: FetchedImage) -> None:
         """Warn once per process when the API seems to ignore the ratio field."""

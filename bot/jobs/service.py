@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
-from bot import messages
+from bot import messages, models
 from bot.audit import Auditor
 from bot.cache import GuildLimits, WordFilters
 from bot.errors import UserFacingError, reply_ephemeral
@@ -31,8 +31,9 @@ from bot.jobs.buttons import load_job, may_manage, queued_view
 from bot.jobs.delivery import deliver
 from bot.jobs.errors import JobError
 from bot.jobs.message import JobMessage, JobMessages
-from bot.jobs.pipeline import Pipeline, Timing
+from bot.jobs.pipeline import DEFAULT_SOURCE_BYTES, Pipeline, Timing
 from bot.jobs.queue import JobQueue, QueueClosedError
+from bot.jobs.request import JobRequest, refusal
 from bot.limits import RefusedError
 from bot.memory import release_free_memory
 from bot.metrics import Metrics
@@ -109,6 +110,8 @@ class Jobs:
         download_timeout: float,
         workers: int,
         metrics: Metrics,
+        edit_model: str = models.DEFAULT_EDIT_MODEL,
+        max_source_bytes: int = DEFAULT_SOURCE_BYTES,
     ) -> None:
         self._db = db
         self._metrics = metrics
@@ -116,6 +119,8 @@ class Jobs:
         self._word_filters = word_filters
         self._guild_limits = guild_limits
         self._model = model
+        self._edit_model = edit_model
+        self._max_source_bytes = max_source_bytes
         self._workers = workers
         self.queue = JobQueue()
         self.queue.add_listener(self._queue_moved)
@@ -125,6 +130,8 @@ class Jobs:
             session=session,
             max_image_bytes=max_image_bytes,
             download_timeout=download_timeout,
+            max_source_bytes=max_source_bytes,
+            paths_uploaded=self._paths_uploaded,
         )
         self._api_slots = asyncio.Semaphore(workers)
         self._delivery_slots = asyncio.Semaphore(DELIVERY_SLOTS)
@@ -166,40 +173,52 @@ class Jobs:
 
     # -- submitting ------------------------------------------------------------
 
-    async def submit(
-        self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
-    ) -> None:
+    async def submit(self, interaction: discord.Interaction[ImagineBot], asked: JobRequest) -> None:
         """Check, admit, store and queue a request, and answer the member with its place.
 
-        A refusal (blocked word, a limit) is answered privately and kept in the
-        usage log; raises :class:`UserFacingError` for requests that cannot be
-        made at all.
+        Generations and edits take the same path: an edit's images are checked
+        first, then every check of /imagine; each counts as one image. A refusal
+        (images that cannot be edited, a blocked word, a limit) is answered
+        privately and kept in the usage log; raises :class:`UserFacingError` for
+        requests that cannot be made at all.
         """
         with self._in_flight.track():
-            await self._submit(interaction, prompt, aspect_ratio)
+            await self._submit(interaction, asked)
 
     async def _submit(
-        self, interaction: discord.Interaction[ImagineBot], prompt: str, aspect_ratio: str | None
+        self, interaction: discord.Interaction[ImagineBot], asked: JobRequest
     ) -> None:
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserFacingError("Images can only be made in a server.")
-        prompt = prompt.strip()
+        prompt = asked.prompt.strip()
         if not prompt:
             raise UserFacingError("The prompt is empty: describe the image you want.")
         if not self.accepting:
             raise UserFacingError("The bot is restarting; please try again in a minute.")
+        edit = asked.edit
         request = NewRequest(
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             user_id=interaction.user.id,
             prompt=prompt,
-            aspect_ratio=aspect_ratio,
+            aspect_ratio=asked.aspect_ratio,
             application_id=interaction.application_id,
             interaction_id=interaction.id,
             interaction_token=interaction.token,
             attachment_limit=interaction.filesize_limit,
+            kind=asked.kind,
+            source_channel_id=edit.channel_id if edit else None,
+            source_message_id=edit.message_id if edit else None,
+            source_urls=edit.urls if edit else (),
+            source_paths=edit.paths if edit else None,
         )
         now = time.time()
+        problem = refusal(edit, max_bytes=self._max_source_bytes) if edit else None
+        if problem is not None:
+            # Nothing is charged and the API is never called for these.
+            await job_store.record_refusal(self._db, request, "bad_source", now=now)
+            await reply_ephemeral(interaction, problem)
+            return
         words = await self._word_filters.get(request.guild_id)
         if words.find(prompt) is not None:
             await job_store.record_refusal(self._db, request, "blocked", now=now)
@@ -375,7 +394,7 @@ class Jobs:
             # Every expected failure is a JobError; this is a bug, and one bad
             # job must not take the queue down with it.
             log.exception("Job %d crashed", job.id)
-            self._metrics.job_finished("generate", "failed")
+            self._metrics.job_finished(job.kind.value, "failed")
             await job_store.mark_failed(
                 self._db, job.id, now=time.time(), kind="internal", detail="unexpected error"
             )
@@ -395,9 +414,10 @@ class Jobs:
     ) -> None:
         job = message.job
         seconds = time.time() - started
-        delivered = await deliver(message, image, model=self._model, seconds=seconds)
+        model = self._edit_model if job.is_edit else self._model
+        delivered = await deliver(message, image, model=model, seconds=seconds)
         if delivered is None:
-            self._metrics.job_finished("generate", "failed")
+            self._metrics.job_finished(job.kind.value, "failed")
             await job_store.mark_failed(
                 self._db,
                 job.id,
@@ -407,7 +427,7 @@ class Jobs:
                 api_seconds=api_seconds,
             )
             return
-        self._metrics.job_finished("generate", "succeeded")
+        self._metrics.job_finished(job.kind.value, "succeeded")
         await job_store.mark_succeeded(
             self._db,
             job.id,
@@ -422,19 +442,24 @@ class Jobs:
             job, channel_id=delivered.channel_id, message_id=delivered.message_id
         )
         log.info(
-            "Job %d done: guild=%d %.1fs %s %d bytes",
+            "Job %d (%s) done: guild=%d %.1fs %s %d bytes",
             job.id,
+            job.kind.value,
             job.guild_id,
             seconds,
             image.format,
             len(image.data),
         )
 
+    async def _paths_uploaded(self, job_id: int, paths: tuple[str, ...]) -> None:
+        """An edit's images are uploaded: keep their paths for Re-roll and Remix."""
+        await job_store.set_source_paths(self._db, job_id, paths)
+
     async def _fail(
         self, message: JobMessage, error: JobError, started: float, api_seconds: float | None
     ) -> None:
         job = message.job
-        self._metrics.job_finished("generate", "failed")
+        self._metrics.job_finished(job.kind.value, "failed")
         log.info(
             "Job %d failed: guild=%d %.1fs %s",
             job.id,

@@ -6,6 +6,8 @@ service (:mod:`bot.jobs.service`) calls them.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,6 +26,13 @@ class Status(StrEnum):
     FAILED = "failed"
     REFUSED = "refused"
     CANCELLED = "cancelled"
+
+
+class Kind(StrEnum):
+    """What a request asks for: a new image, or a change to given images."""
+
+    GENERATE = "generate"
+    EDIT = "edit"
 
 
 # Requests that use up quota: failed, refused and cancelled ones are free.
@@ -45,6 +54,14 @@ class NewRequest:
     interaction_id: int | None = None
     interaction_token: str | None = None
     attachment_limit: int | None = None
+    # Edits only: the message the image came from, the Discord URLs of the
+    # image and its references, and their uploaded paths when already known
+    # (a Re-roll or Remix of an edit reuses them).
+    kind: Kind = Kind.GENERATE
+    source_channel_id: int | None = None
+    source_message_id: int | None = None
+    source_urls: tuple[str, ...] = ()
+    source_paths: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,16 @@ class Job:
     result_channel_id: int | None
     error_kind: str | None
     attempts: int
+    kind: Kind = Kind.GENERATE
+    source_channel_id: int | None = None
+    source_message_id: int | None = None
+    source_urls: tuple[str, ...] = ()
+    source_paths: tuple[str, ...] | None = None
+
+    @property
+    def is_edit(self) -> bool:
+        """True for an edit of given images."""
+        return self.kind is Kind.EDIT
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> Job:
@@ -92,17 +119,36 @@ class Job:
             result_channel_id=row["result_channel_id"],
             error_kind=row["error_kind"],
             attempts=row["attempts"],
+            kind=Kind(row["kind"]),
+            source_channel_id=row["source_channel_id"],
+            source_message_id=row["source_message_id"],
+            source_urls=_from_json(row["source_urls"]) or (),
+            source_paths=_from_json(row["source_paths"]),
         )
+
+
+def _to_json(values: Sequence[str] | None) -> str | None:
+    return None if values is None else json.dumps(list(values))
+
+
+def _from_json(text: str | None) -> tuple[str, ...] | None:
+    """A stored JSON array of strings; None stays None."""
+    if text is None:
+        return None
+    values = json.loads(text)
+    return tuple(str(v) for v in values)
 
 
 # The columns a new request fills, as named parameters (see request_params).
 INSERT_COLUMNS = (
     "guild_id, channel_id, user_id, prompt, aspect_ratio, status, created_at,"
-    " application_id, interaction_id, interaction_token, attachment_limit"
+    " application_id, interaction_id, interaction_token, attachment_limit,"
+    " kind, source_channel_id, source_message_id, source_urls, source_paths"
 )
 INSERT_VALUES = (
     ":guild, :channel, :user, :prompt, :ratio, :status, :now,"
-    " :application, :interaction, :token, :attachment_limit"
+    " :application, :interaction, :token, :attachment_limit,"
+    " :kind, :source_channel, :source_message, :source_urls, :source_paths"
 )
 
 
@@ -120,6 +166,11 @@ def request_params(request: NewRequest, *, status: Status, now: float) -> dict[s
         "interaction": request.interaction_id,
         "token": request.interaction_token,
         "attachment_limit": request.attachment_limit,
+        "kind": request.kind.value,
+        "source_channel": request.source_channel_id,
+        "source_message": request.source_message_id,
+        "source_urls": _to_json(request.source_urls) if request.kind is Kind.EDIT else None,
+        "source_paths": _to_json(request.source_paths),
     }
 
 
@@ -161,6 +212,11 @@ async def unfinished(db: Database) -> list[Job]:
 async def set_response_message(db: Database, job_id: int, message_id: int) -> None:
     """Remember which message answers the member."""
     await db.execute("UPDATE requests SET result_message_id = ? WHERE id = ?", (message_id, job_id))
+
+
+async def set_source_paths(db: Database, job_id: int, paths: Sequence[str]) -> None:
+    """Remember where an edit's images were uploaded, for Re-roll and Remix."""
+    await db.execute("UPDATE requests SET source_paths = ? WHERE id = ?", (_to_json(paths), job_id))
 
 
 # Each status change is one statement of its own, named for what happened.

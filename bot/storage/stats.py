@@ -16,16 +16,18 @@ class PeriodStats:
     """One server's figures over a period."""
 
     images: int
+    edits: int
     members: int
     failures: int
     average_seconds: float | None
 
 
 async def period_stats(db: Database, guild_id: int, *, since: float) -> PeriodStats:
-    """Images, distinct members, failures and mean job time since ``since``."""
+    """Images (edits among them), distinct members, failures and mean job time since ``since``."""
     row = await db.fetchone(
         "SELECT"
         " sum(status = 'succeeded') AS images,"
+        " sum(status = 'succeeded' AND kind = 'edit') AS edits,"
         " count(DISTINCT CASE WHEN status = 'succeeded' THEN user_id END) AS members,"
         " sum(status = 'failed') AS failures,"
         " avg(CASE WHEN status = 'succeeded' THEN finished_at - created_at END) AS seconds"
@@ -35,6 +37,7 @@ async def period_stats(db: Database, guild_id: int, *, since: float) -> PeriodSt
     assert row is not None
     return PeriodStats(
         images=row["images"] or 0,
+        edits=row["edits"] or 0,
         members=row["members"] or 0,
         failures=row["failures"] or 0,
         average_seconds=row["seconds"],

@@ -29,7 +29,7 @@ async def synced_env(discord_server, onemin, tmp_path, **extra):
     return env
 
 
-async def test_a_healthy_deployment_is_all_ok_and_spends_one_generation(
+async def test_a_healthy_deployment_is_all_ok_and_spends_one_generation_and_one_edit(
     discord_server, onemin, tmp_path
 ):
     env = await synced_env(discord_server, onemin, tmp_path)
@@ -37,19 +37,23 @@ async def test_a_healthy_deployment_is_all_ok_and_spends_one_generation(
     assert code == 0, out + err
     found = checks(out)
     assert list(found) == ORDER
-    assert {name: status for name, (status, _) in found.items()} == {
-        **dict.fromkeys(ORDER[:-1], "ok"),
-        "edit": "skip",
-    }
-    assert found["edit"][1] == "skipped: editing not available"
+    assert {name: status for name, (status, _) in found.items()} == dict.fromkeys(ORDER, "ok")
     # One line per check, plus the credit notice before the paid ones.
     lines = out.strip().splitlines()
     assert len(lines) == len(ORDER) + 1
     assert "two images of 1min.ai credit" in lines[5]
     assert "1344x768" in found["generation"][1] and "honoured" in found["generation"][1]
     assert found["commands"][1].startswith(f"{len(discord_server.commands)} registered")
-    [call] = onemin.requests
-    assert call.json["promptObject"]["aspect_ratio"] == "16:9"
+    generation, edit = onemin.requests
+    assert generation.json["promptObject"]["aspect_ratio"] == "16:9"
+    # The edit check uploads the generated image itself, then edits that upload.
+    [upload] = onemin.uploads
+    assert upload.data == onemin.served_images[0]
+    assert upload.filename == "doctor.webp"
+    assert edit.json["type"] == "IMAGE_EDITOR"
+    assert edit.json["model"] == "gemini-2.5-flash-image-preview"
+    assert edit.json["promptObject"]["imageUrl"] == upload.path
+    assert "1344x768 PNG" in found["edit"][1]
     assert discord_server.token not in out + err and onemin.api_key not in out + err
     assert discord_server.command_sync_count == 1, "doctor never syncs"
 
@@ -75,6 +79,7 @@ async def test_a_rejected_api_key_fails_naming_it(discord_server, onemin, tmp_pa
     assert code == 1, out + err
     status, text = checks(out)["generation"]
     assert status == "FAIL" and "ONEMIN_API_KEY" in text
+    assert checks(out)["edit"] == ("skip", "skipped: needs the generated image")
     assert "sk-wrong-key-value" not in out + err
 
 
@@ -97,7 +102,7 @@ async def test_free_makes_no_paid_call(discord_server, onemin, tmp_path):
     assert list(found) == ORDER
     assert found["generation"][0] == found["edit"][0] == "skip"
     assert "credit" not in out.replace("skipped (--free)", "")
-    assert onemin.requests == [] and onemin.asset_requests == []
+    assert onemin.requests == [] and onemin.asset_requests == [] and onemin.uploads == []
 
 
 async def test_an_image_size_the_model_does_not_take_exits_2_naming_it(tmp_path):
@@ -127,8 +132,8 @@ async def test_commands_of_another_model_are_reported_with_sync_as_the_fix(
     assert "/imagine differs" in text and "python -m bot sync" in text
     # That model takes no ratio: the test image is asked without one, at the size it needs.
     assert found["generation"][0] == "ok"
-    assert onemin.requests[-1].json["promptObject"] == {
-        "prompt": onemin.requests[-1].json["promptObject"]["prompt"],
+    assert onemin.requests[0].json["promptObject"] == {
+        "prompt": onemin.requests[0].json["promptObject"]["prompt"],
         "imageSize": "1K",
     }
 
@@ -163,3 +168,21 @@ async def test_check_lists_the_model_settings(discord_server, onemin, tmp_path):
         "ok: generation model gemini-3.1-flash-image-preview, promptObject.aspect_ratio with "
         "14 ratios, imageSize 2K; editing model gemini-2.5-flash-image-preview"
     ) in out.splitlines()
+
+
+async def test_an_edit_model_the_api_refuses_fails_naming_onemin_edit_model(
+    discord_server, onemin, tmp_path
+):
+    del onemin.editors["gemini-3-pro-image-preview"]
+    env = await synced_env(
+        discord_server, onemin, tmp_path, ONEMIN_EDIT_MODEL="gemini-3-pro-image-preview"
+    )
+    code, out, err = await run_cli("doctor", env=env, cwd=tmp_path)
+    assert code == 1, out + err
+    found = checks(out)
+    assert found["generation"][0] == "ok"
+    status, text = found["edit"]
+    assert status == "FAIL" and "ONEMIN_EDIT_MODEL" in text
+    assert "Invalid model gemini-3-pro-image-preview for AI feature IMAGE_EDITOR" in text
+    # The gemini-3 editor was asked with the imageSize it requires.
+    assert onemin.requests[-1].json["promptObject"]["imageSize"] == "1K"

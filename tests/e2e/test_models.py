@@ -108,16 +108,16 @@ async def test_a_model_without_ratios_has_no_aspect_ratio_anywhere(discord_serve
         await world.imagine(prompt="wide", aspect_ratio="16:9")
     interaction = await world.imagine(prompt="a castle")
     message = await interaction.wait_for_original(has_image, timeout=20)
-    click = await world.discord.click_button(message, "imagine:edit:1", world.alice)
+    click = await world.discord.click_button(message, "imagine:remix:1", world.alice)
     await click.wait_for_response()
     assert [c["custom_id"] for c in _text_inputs(click.modal)] == ["prompt"]
 
 
-async def test_the_edit_form_takes_the_models_own_ratios(discord_server, onemin, harness):
+async def test_the_remix_form_takes_the_models_own_ratios(discord_server, onemin, harness):
     world = await start_world(discord_server, onemin, harness, ONEMIN_MODEL=GEMINI_31)
     interaction = await world.imagine(prompt="a tower", aspect_ratio="1:4")
     message = await interaction.wait_for_original(has_image, timeout=20)
-    click = await world.discord.click_button(message, "imagine:edit:1", world.alice)
+    click = await world.discord.click_button(message, "imagine:remix:1", world.alice)
     await click.wait_for_response()
     submit = await world.discord.submit_modal(
         click, values={"prompt": "a taller tower", "aspect_ratio": "1:8"}

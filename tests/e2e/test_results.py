@@ -1,4 +1,4 @@
-"""Result messages: Re-roll, Edit and Delete buttons, also after a restart."""
+"""Result messages: Re-roll, Edit image, Remix and Delete buttons, also after a restart."""
 
 from __future__ import annotations
 
@@ -22,9 +22,23 @@ def button_ids(message) -> list[str]:
     return [c["custom_id"] for c in message.iter_components() if c.get("type") == 2]
 
 
-async def test_result_has_three_buttons_carrying_the_job_id(world):
+FOUR_BUTTONS = [
+    "imagine:reroll:{0}",
+    "imagine:editimage:{0}",
+    "imagine:remix:{0}",
+    "imagine:delete:{0}",
+]
+
+
+def four_buttons(job_id: int) -> list[str]:
+    return [b.format(job_id) for b in FOUR_BUTTONS]
+
+
+async def test_result_has_four_buttons_carrying_the_job_id(world):
     message = await first_result(world)
-    assert button_ids(message) == ["imagine:reroll:1", "imagine:edit:1", "imagine:delete:1"]
+    assert button_ids(message) == four_buttons(1)
+    labels = [c["label"] for c in message.iter_components() if c.get("type") == 2]
+    assert labels == ["Re-roll", "Edit image", "Remix", "Delete"]
 
 
 @pytest.mark.parametrize("restart", [False, True], ids=["live", "after-restart"])
@@ -43,12 +57,21 @@ async def test_reroll_makes_a_new_request_by_whoever_clicks(world, restart):
     assert second.attachments[0].data != message.attachments[0].data
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["live", "after-restart"])
-async def test_edit_opens_a_prefilled_modal_and_runs_the_edited_prompt(world, restart):
+@pytest.mark.parametrize(
+    ("restart", "custom_id"),
+    [(False, "imagine:remix:1"), (True, "imagine:remix:1"), (True, "imagine:edit:1")],
+    ids=["live", "after-restart", "old-edit-button-acts-as-remix"],
+)
+async def test_remix_opens_a_prefilled_modal_and_runs_the_new_prompt(world, restart, custom_id):
     message = await first_result(world, prompt="a castle at dawn", aspect_ratio="16:9")
+    if custom_id == "imagine:edit:1":
+        # A result posted before editing existed carries the old Edit button.
+        button = message.find_component("imagine:remix:1")
+        assert button is not None
+        button["custom_id"] = custom_id
     if restart:
         await world.harness.restart()
-    click = await world.discord.click_button(message, "imagine:edit:1", world.alice)
+    click = await world.discord.click_button(message, custom_id, world.alice)
     await click.wait_for_response()
     modal = click.modal
     assert modal is not None
@@ -68,9 +91,9 @@ async def test_edit_opens_a_prefilled_modal_and_runs_the_edited_prompt(world, re
     }
 
 
-async def test_edit_with_an_unknown_ratio_is_refused_clearly(world):
+async def test_remix_with_an_unknown_ratio_is_refused_clearly(world):
     message = await first_result(world)
-    click = await world.discord.click_button(message, "imagine:edit:1", world.alice)
+    click = await world.discord.click_button(message, "imagine:remix:1", world.alice)
     await click.wait_for_response()
     submit = await world.discord.submit_modal(click, values={"prompt": "x", "aspect_ratio": "7:3"})
     answer = await submit.wait_for_original()
@@ -156,4 +179,4 @@ async def test_results_keep_their_buttons_without_the_imagine_cog(world):
     await world.bot.unload_extension("cogs.imagine")
     click = await world.discord.click_button(message, "imagine:reroll:1", world.bob)
     second = await click.wait_for_original(has_image, timeout=10)
-    assert button_ids(second) == ["imagine:reroll:2", "imagine:edit:2", "imagine:delete:2"]
+    assert button_ids(second) == four_buttons(2)

@@ -11,6 +11,15 @@ model does not take is a 400 ``{"message": ...}``, the shape public clients repo
 ``script()`` queues one-shot misbehaviours; ``ignore_ratio`` and
 ``top_level_temporary_url`` change every answer.
 
+Editing is served as the vendor notes document it: ``POST /api/assets`` takes one
+multipart file field ``asset`` whose name has an image extension and answers with
+``fileContent.path``; ``IMAGE_EDITOR`` takes only the editing models (``EDITORS``),
+requires ``imageUrl`` (and allows ``referenceImage1/2``) to be paths uploaded
+before, and ``imageSize`` for the gemini-3 editors. Its image is a documented,
+deterministic transform of the uploaded source (:func:`edit_transform`: the
+colours inverted, same size, as PNG), so a test can check that a result was made
+from exactly that source.
+
     fake = FakeOneMin()
     await fake.start()
     fake.script(Scripted.error(500), Scripted.with_image(image))
@@ -36,8 +45,8 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
-from PIL import Image, ImageDraw, ImageFont
+from aiohttp import BodyPartReader, web
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 MODEL = "gemini-2.5-flash-image"
 
@@ -94,6 +103,29 @@ GENERATORS: dict[str, FakeModel] = {
         fields=frozenset({"prompt", "imageSize", "temperature", "topP"}),
         sizes=("1K", "2K", "4K"),
     ),
+}
+# The "Image Text Editor" pages (vendor notes): the image to edit, the prompt, two
+# optional references; the gemini-3 editors also require imageSize. Copied, not
+# imported from bot.models, for the same reason as GENERATORS.
+_EDIT_FIELDS = frozenset({"imageUrl", "prompt", "referenceImage1", "referenceImage2"})
+EDITORS: dict[str, FakeModel] = {
+    "gemini-2.5-flash-image-preview": FakeModel(fields=_EDIT_FIELDS),
+    "gemini-3.1-flash-image-preview": FakeModel(
+        fields=_EDIT_FIELDS | {"imageSize", "temperature", "topP"},
+        sizes=("512", "1K", "2K", "4K"),
+    ),
+    "gemini-3-pro-image-preview": FakeModel(
+        fields=_EDIT_FIELDS | {"imageSize", "temperature", "topP"},
+        sizes=("1K", "2K", "4K"),
+    ),
+}
+# Extensions the Asset API takes for images; public clients report "file type
+# isn't supported" for a name without one.
+UPLOAD_EXTENSIONS = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
 }
 # Pixel scale of each imageSize against 1K (Google names sizes by their long side).
 _SIZE_SCALE = {"512": 0.5, "1K": 1.0, "2K": 2.0, "4K": 4.0}
@@ -281,6 +313,17 @@ class Scripted:
         return cls(image=_to_bytes(data, fmt), image_chunked=chunked)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """One file the bot uploaded with ``POST /api/assets``."""
+
+    path: str
+    filename: str
+    content_type: str | None
+    data: bytes
+    time: float  # time.monotonic() when it arrived
+
+
 @dataclass
 class _Asset:
     data: bytes | None
@@ -316,6 +359,12 @@ class FakeOneMin:
         self.requests: list[RecordedCall] = []
         self.served_images: list[bytes] = []
         self.asset_requests: list[str] = []
+        # The editing models this API serves, and every upload, in order.
+        self.editors: dict[str, FakeModel] = dict(EDITORS)
+        self.uploads: list[Upload] = []
+        self.upload_calls = 0
+        self._uploaded: dict[str, Upload] = {}
+        self._upload_script: deque[Scripted] = deque()
         self.asset_bytes_sent: int = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -330,8 +379,10 @@ class FakeOneMin:
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 at a random free port."""
-        app = web.Application()
+        # Uploads of images to edit run to tens of MB; aiohttp's default cap is 1 MiB.
+        app = web.Application(client_max_size=1 << 30)
         app.router.add_post("/api/features", self._features)
+        app.router.add_post("/api/assets", self._upload)
         app.router.add_get("/asset/{path:.+}", self._asset)
         # Short shutdown: a hung handler must not hold close() for a minute.
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
@@ -362,6 +413,16 @@ class FakeOneMin:
     def script(self, *responses: Scripted) -> None:
         """Queue one-shot behaviours, used by the next calls in order."""
         self._script.extend(responses)
+
+    def script_uploads(self, *responses: Scripted) -> None:
+        """Queue literal answers (``Scripted.error`` and the like) for the next uploads."""
+        if not all(r.literal for r in responses):
+            raise ValueError("uploads take literal answers only")
+        self._upload_script.extend(responses)
+
+    def forget_uploads(self) -> None:
+        """Drop every uploaded path, as if the API no longer kept them."""
+        self._uploaded.clear()
 
     def add_asset(
         self,
@@ -424,10 +485,12 @@ class FakeOneMin:
         problem = self._validate(request, body)
         if problem:
             return web.json_response({"errorCode": "BAD_REQUEST", "message": problem}, status=400)
-        model = self.models.get(body["model"])
+        feature = body["type"]
+        models = self.editors if feature == "IMAGE_EDITOR" else self.models
+        model = models.get(body["model"])
         if model is None:
             # The 400 public clients' fixtures show for a model the feature lacks.
-            return _message(f"Invalid model {body['model']} for AI feature IMAGE_GENERATOR!")
+            return _message(f"Invalid model {body['model']} for AI feature {feature}!")
         prompt_object = body["promptObject"]
         problem = _check_model_fields(body["model"], model, prompt_object)
         if problem:
@@ -435,8 +498,14 @@ class FakeOneMin:
 
         ratio = prompt_object.get(model.ratio_field or "", "1:1")
         size = prompt_object.get("imageSize", "1K")
+        if feature == "IMAGE_EDITOR":
+            problem = self._check_paths(prompt_object)
+            if problem:
+                return _message(problem)
         if scripted is not None and scripted.image is not None:
             data, fmt = scripted.image, _format_of(scripted.image)
+        elif feature == "IMAGE_EDITOR":
+            data, fmt = edit_transform(self._uploaded[prompt_object["imageUrl"]].data), "PNG"
         else:
             fmt = self.image_format
             shape = "1:1" if self.ignore_ratio else ratio
@@ -456,7 +525,7 @@ class FakeOneMin:
                 "userId": "user-12345",
                 "teamId": "team-67890",
                 "model": body["model"],
-                "type": "IMAGE_GENERATOR",
+                "type": feature,
                 "status": "SUCCESS",
                 "createdAt": datetime.now(UTC)
                 .isoformat(timespec="milliseconds")
@@ -479,8 +548,8 @@ class FakeOneMin:
             return "Content-Type must be application/json"
         if not isinstance(body, dict):
             return "Body must be a JSON object"
-        if body.get("type") != "IMAGE_GENERATOR":
-            return "type must be IMAGE_GENERATOR"
+        if body.get("type") not in ("IMAGE_GENERATOR", "IMAGE_EDITOR"):
+            return "type must be IMAGE_GENERATOR or IMAGE_EDITOR"
         if not isinstance(body.get("model"), str):
             return "model is required"
         prompt_object = body.get("promptObject")
@@ -490,6 +559,62 @@ class FakeOneMin:
         if not isinstance(prompt, str) or not prompt.strip():
             return "promptObject.prompt must be a non-empty string"
         return None
+
+    def _check_paths(self, prompt_object: dict[str, Any]) -> str | None:
+        """Why an edit's image paths are not usable, or None (they must be uploaded paths)."""
+        if "imageUrl" not in prompt_object:
+            return "promptObject.imageUrl is required for IMAGE_EDITOR"
+        for key in ("imageUrl", "referenceImage1", "referenceImage2"):
+            value = prompt_object.get(key)
+            if key in prompt_object and (not isinstance(value, str) or value not in self._uploaded):
+                return f"{key} {value!r} is not an uploaded asset"
+        return None
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """``POST /api/assets``: one multipart file field ``asset`` (vendor notes)."""
+        self.upload_calls += 1
+        if self._upload_script:
+            await request.read()
+            return _literal(self._upload_script.popleft())
+        if request.headers.get("API-KEY") != self.api_key:
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        if request.content_type != "multipart/form-data":
+            return _message("Content-Type must be multipart/form-data")
+        reader = await request.multipart()
+        found: tuple[str, str | None, bytes] | None = None
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                return _message("Nested multipart bodies are not supported")
+            data = await part.read()
+            if part.name == "asset" and part.filename is not None:
+                found = (part.filename, part.headers.get("Content-Type"), bytes(data))
+        if found is None:
+            return _message("No file uploaded in field 'asset'")
+        filename, content_type, data = found
+        extension = filename.rpartition(".")[2].lower() if "." in filename else ""
+        if extension not in UPLOAD_EXTENSIONS:
+            # What public clients report for a file name without an image extension.
+            return _message("file type isn't supported")
+        stamp = datetime.now(UTC).strftime("%Y_%m_%d_%H_%M_%S")
+        uid = uuid.uuid4().hex
+        path = f"images/{stamp}_{uid[:8]}_{filename}"
+        upload = Upload(path, filename, content_type, data, time.monotonic())
+        self.uploads.append(upload)
+        self._uploaded[path] = upload
+        mimetype = content_type or UPLOAD_EXTENSIONS[extension]
+        return web.json_response(
+            {
+                "asset": {
+                    "key": path,
+                    "location": f"{self.base_url}/asset/{path}",
+                    "mimetype": mimetype,
+                    "size": len(data),
+                    "acl": "private",
+                    "bucket": "fake-1min-assets",
+                },
+                "fileContent": {"uuid": uid, "path": path, "type": mimetype, "name": filename},
+            }
+        )
 
     async def _asset(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
@@ -608,6 +733,20 @@ def dimensions(ratio: str, size: str = "1K") -> tuple[int, int]:
         width = round((1024 * 1024 * aspect) ** 0.5 / 16) * 16
         height = round((1024 * 1024 / aspect) ** 0.5 / 16) * 16
     return round(width * scale), round(height * scale)
+
+
+def edit_transform(source: bytes) -> bytes:
+    """The fake editor's answer to any prompt: ``source`` with its colours inverted
+    (alpha kept), same size, as PNG, so it is exactly reproducible."""
+    with Image.open(io.BytesIO(source)) as opened:
+        image = opened.convert("RGBA") if "A" in opened.getbands() else opened.convert("RGB")
+    if image.mode == "RGBA":
+        red, green, blue, alpha = image.split()
+        inverted = ImageOps.invert(Image.merge("RGB", (red, green, blue)))
+        inverted.putalpha(alpha)
+    else:
+        inverted = ImageOps.invert(image)
+    return encode(inverted, "PNG")
 
 
 def _literal(scripted: Scripted) -> web.Response:

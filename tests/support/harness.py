@@ -18,6 +18,7 @@ from bot.app import ImagineBot
 from bot.config import Settings, load_settings
 from bot.resources import configure_process, open_resources
 from tests.support.fake_discord import (
+    FakeAttachment,
     FakeChannel,
     FakeDiscord,
     FakeGuild,
@@ -161,4 +162,18 @@ class World:
         """Run /imagine as ``user`` (alice by default); return the interaction."""
         return await self.discord.invoke_command(
             self.guild, self.channel, user or self.alice, "imagine", {"prompt": prompt, **options}
+        )
+
+    async def edit(
+        self,
+        image: FakeAttachment,
+        prompt: str = "make it night",
+        user: FakeUser | None = None,
+        **references: FakeAttachment,
+    ) -> FakeInteraction:
+        """Run /edit as ``user`` (alice by default) on an uploaded ``image``; ``references``
+        are ``reference=`` and ``reference2=``."""
+        options: dict[str, Any] = {"image": image, "prompt": prompt, **references}
+        return await self.discord.invoke_command(
+            self.guild, self.channel, user or self.alice, "edit", options
         )

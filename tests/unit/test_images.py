@@ -16,6 +16,7 @@ from bot.images import (
     FetchedImage,
     ImageError,
     download_image,
+    downscale,
     fit_to_limit,
     inspect_image,
     ratio_mismatch,
@@ -318,3 +319,22 @@ def test_image_error_carries_kind_and_messages():
     assert error.detail == "12 MB over 10 MB"
     assert "too large" in error.user_message
     assert str(error) == "too_large: 12 MB over 10 MB"
+
+
+# -- downscale (an edit's source over 2048 px) --------------------------------------------
+
+
+def test_downscale_leaves_a_small_image_untouched():
+    image = inspect_image(encode(Image.new("RGB", (2048, 100), "red"), "PNG"))
+    assert downscale(image, 2048) is image
+
+
+@pytest.mark.parametrize(("fmt", "mode"), [("JPEG", "RGB"), ("WEBP", "RGBA"), ("PNG", "RGBA")])
+def test_downscale_keeps_the_shape_the_format_and_transparency(fmt, mode):
+    source = Image.new(mode, (4000, 1000), (10, 200, 30, 128) if mode == "RGBA" else "green")
+    image = inspect_image(encode(source, fmt))
+    small = downscale(image, 2048)
+    assert (small.format, small.width, small.height) == (fmt, 2048, 512)
+    with Image.open(io.BytesIO(small.data)) as decoded:
+        assert decoded.size == (2048, 512)
+        assert ("A" in decoded.getbands()) == (mode == "RGBA")

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .models import (
+    FakeAttachment,
     FakeChannel,
     FakeGuild,
     FakeMessage,
@@ -29,8 +30,11 @@ if TYPE_CHECKING:
 # the ones the bot's commands use; any other is refused.
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, USER, CHANNEL, ROLE = 3, 4, 6, 7, 8
+ATTACHMENT = 11
+# Application command types (discord-api-docs, "Application Command Types").
+CHAT_INPUT_COMMAND, MESSAGE_COMMAND = 1, 3
 
-OptionValue = str | int | FakeUser | FakeRole | FakeChannel
+OptionValue = str | int | FakeUser | FakeRole | FakeChannel | FakeAttachment
 
 
 def new_token(interaction_id: int) -> str:
@@ -94,6 +98,13 @@ class Resolved:
         self._put("channels", channel.id, partial)
         return str(channel.id)
 
+    def attachment(self, attachment: FakeAttachment) -> str:
+        """Add an uploaded file; the option's value is its id (discord-api-docs,
+        "Application Command Interaction Data Option": ATTACHMENT values are snowflakes,
+        the attachment object is in ``resolved.attachments``)."""
+        self._put("attachments", attachment.id, attachment.to_dict())
+        return str(attachment.id)
+
 
 def _option_value(
     definition: dict[str, Any], value: OptionValue, resolved: Resolved, where: str
@@ -121,6 +132,10 @@ def _option_value(
         if not isinstance(value, FakeRole):
             raise TypeError(f"option {name!r} is a ROLE option, got {value!r}")
         return resolved.role(value)
+    elif kind == ATTACHMENT:
+        if not isinstance(value, FakeAttachment):
+            raise TypeError(f"option {name!r} is an ATTACHMENT option, got {value!r}")
+        return resolved.attachment(value)
     elif kind == CHANNEL:
         if not isinstance(value, FakeChannel):
             raise TypeError(f"option {name!r} is a CHANNEL option, got {value!r}")
@@ -193,6 +208,23 @@ def build_command_data(
     for kind, name in reversed(containers):
         result = [{"name": name, "type": kind, "options": result}]
     return result, " ".join(names)
+
+
+def message_command_data(command: dict[str, Any], target: FakeMessage) -> dict[str, Any]:
+    """``data`` of a MESSAGE command interaction on ``target``.
+
+    Shaped like discord-api-docs' "Message Command Interaction" example: the command's
+    id, name and type 3, ``target_id`` and the message in ``resolved.messages``. The
+    message comes whole, content and attachments included: the Message Content
+    intent does not apply to the message a message command is used on.
+    """
+    return {
+        "id": command["id"],
+        "name": command["name"],
+        "type": MESSAGE_COMMAND,
+        "target_id": str(target.id),
+        "resolved": {"messages": {str(target.id): target.to_dict()}},
+    }
 
 
 def check_command_usable(

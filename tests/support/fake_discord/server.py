@@ -26,19 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mimetypes
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 
 from .gateway import GatewayServer, GatewaySession
 from .interactions import (
+    CHAT_INPUT_COMMAND,
+    MESSAGE_COMMAND,
     OptionValue,
     Resolved,
     build_command_data,
     check_command_usable,
     find_button,
+    message_command_data,
     modal_submit_components,
     new_token,
     select_values,
@@ -58,6 +63,7 @@ from .models import (
     Permissions,
     RecordedRequest,
     SnowflakeGenerator,
+    image_size,
     utcnow,
 )
 from .rest import RestApi
@@ -458,19 +464,61 @@ class FakeDiscord:
         channel: FakeChannel,
         author: FakeUser,
         content: str,
+        *,
+        files: Sequence[tuple[str, bytes]] = (),
     ) -> FakeMessage:
-        """Store a message written by a (human) user and send MESSAGE_CREATE."""
+        """Store a message written by a (human) user and send MESSAGE_CREATE.
+
+        ``files`` are (file name, bytes) attached to it, served from the CDN route.
+        """
         message = FakeMessage(
             id=self.snowflakes.next(),
             channel_id=channel.id,
             guild_id=channel.guild_id,
             author=author,
             content=content,
+            attachments=[
+                self.add_attachment(name, data, channel=channel, ephemeral=False)
+                for name, data in files
+            ],
         )
         self._rest.messages.apply_mentions(message, default_parse=["users", "roles", "everyone"])
         self._store_message(message)
         self._notify()
         return message
+
+    # -- files members give: attachment options and attached files ---------------------
+    def add_attachment(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        channel: FakeChannel | None = None,
+        ephemeral: bool = True,
+    ) -> FakeAttachment:
+        """A file a member uploads, served from the CDN route; give it to an ATTACHMENT option.
+
+        Like Discord, ``content_type`` is taken from the file name unless given, and
+        ``width``/``height`` from the bytes of an image. A file given to a command
+        option is an ephemeral attachment (discord-api-docs, Attachment object:
+        ``ephemeral``); remove it from ``fake.attachments`` and its URL answers 404.
+        """
+        attachment_id = self.snowflakes.next()
+        size = image_size(data)
+        where = channel.id if channel is not None else self.application_id
+        attachment = FakeAttachment(
+            id=attachment_id,
+            filename=filename,
+            data=data,
+            url=f"{self.base_url}/attachments/{where}/{attachment_id}/{quote(filename)}",
+            content_type=content_type or mimetypes.guess_type(filename)[0],
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            ephemeral=ephemeral,
+        )
+        self.attachments[attachment_id] = attachment
+        return attachment
 
     # -- messages ----------------------------------------------------------------------
     def channel_messages(
@@ -530,14 +578,14 @@ class FakeDiscord:
             session.dispatch(event, data)
 
     # -- commands ----------------------------------------------------------------------
-    def get_command(self, name: str) -> dict[str, Any]:
-        """A registered (global) slash command."""
+    def get_command(self, name: str, *, kind: int = CHAT_INPUT_COMMAND) -> dict[str, Any]:
+        """A registered (global) command: a slash command, or ``kind=3`` a message command."""
         for command in self.commands:
-            if command["name"] == name and command["type"] == 1:
+            if command["name"] == name and command["type"] == kind:
                 return command
-        registered = [c["name"] for c in self.commands]
+        registered = [(c["name"], c["type"]) for c in self.commands]
         raise LookupError(
-            f"no slash command {name!r} is registered; registered: {registered}. "
+            f"no command {name!r} of type {kind} is registered; registered: {registered}. "
             "Did the bot sync its command tree?"
         )
 
@@ -697,6 +745,29 @@ class FakeDiscord:
         )
         interaction.name = full_name
         interaction.command_type = 1
+        return await self._dispatch_interaction(interaction)
+
+    async def invoke_message_command(
+        self, user: FakeUser, name: str, target: FakeMessage
+    ) -> FakeInteraction:
+        """Run the message command ``name`` (right click -> Apps) on ``target`` as ``user``.
+
+        Raises like :meth:`invoke_command` when the member could not, and when the
+        target is deleted or an ephemeral message of someone else.
+        """
+        command = self.get_command(name, kind=MESSAGE_COMMAND)
+        guild, channel = self._component_target(target, user)
+        check_command_usable(command, guild, channel, user)
+        interaction = self._new_interaction(
+            kind=InteractionType.APPLICATION_COMMAND,
+            guild=guild,
+            channel=channel,
+            user=user,
+            data=message_command_data(command, target),
+            attachment_size_limit=None,
+        )
+        interaction.name = name
+        interaction.command_type = MESSAGE_COMMAND
         return await self._dispatch_interaction(interaction)
 
     def _component_target(

@@ -18,12 +18,13 @@ async def stored(
     finished=None,
     api=None,
     prompt="p",
+    kind="generate",
 ) -> int:
     """Store a request row as the bot leaves it; return its id."""
     return await db.execute(
         "INSERT INTO requests (guild_id, channel_id, user_id, prompt, status, created_at,"
-        " finished_at, api_seconds) VALUES (?, 5, ?, ?, ?, ?, ?, ?)",
-        (guild, user, prompt, status.value, created, finished, api),
+        " finished_at, api_seconds, kind) VALUES (?, 5, ?, ?, ?, ?, ?, ?, ?)",
+        (guild, user, prompt, status.value, created, finished, api, kind),
     )
 
 
@@ -34,22 +35,22 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second:
 async def test_period_stats_count_this_servers_recent_requests(db):
     await stored(db, user=10, created=1100, finished=1110)
     await stored(db, user=10, created=1200, finished=1230)
-    await stored(db, user=11, created=1300, finished=1320)
-    await stored(db, user=12, status=Status.FAILED, created=1400, finished=1401)
+    await stored(db, user=11, created=1300, finished=1320, kind="edit")
+    await stored(db, user=12, status=Status.FAILED, created=1400, finished=1401, kind="edit")
     await stored(db, user=12, status=Status.REFUSED, created=1500)
     await stored(db, user=13, status=Status.QUEUED, created=1600)
     await stored(db, user=14, created=1000, finished=5000)  # at ``since``: not after it
     await stored(db, user=14, created=900, finished=5000)
     await stored(db, guild=2, user=10, created=1100, finished=9000)
     assert await stats.period_stats(db, 1, since=1000) == PeriodStats(
-        images=3, members=2, failures=1, average_seconds=20.0
+        images=3, edits=1, members=2, failures=1, average_seconds=20.0
     )
 
 
 async def test_period_stats_of_a_quiet_server_are_zero(db):
     await stored(db, guild=2, created=1100, finished=1110)
     assert await stats.period_stats(db, 1, since=1000) == PeriodStats(
-        images=0, members=0, failures=0, average_seconds=None
+        images=0, edits=0, members=0, failures=0, average_seconds=None
     )
 
 
