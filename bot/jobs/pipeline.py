@@ -1,8 +1,12 @@
-"""A job's first stage, inside an API slot: call the API, download the image, fit it.
+"""What makes a job's image: the API call (in an API slot), then the download and fit.
 
-An edit first has its images uploaded (:mod:`bot.jobs.uploads`), unless a
-Re-roll or Remix brought their paths along; from the API's answer on it is a
-generation like any other.
+:meth:`Pipeline.call` is the part that holds an API slot: an edit's uploads
+(:mod:`bot.jobs.uploads`, unless a Re-roll or Remix brought their paths
+along) and the API call. :meth:`Pipeline.fetch` downloads, checks and fits
+the answer's image; it runs in the delivery slot, so the next API call
+starts while this image is fetched (measured: with the download inside the
+API slot, 200 jobs took 1.26x the ideal makespan instead of 1.03-1.06x).
+From the API's answer on, an edit is a generation like any other.
 """
 
 from __future__ import annotations
@@ -69,15 +73,21 @@ class Pipeline:
         self._warned_ratio = False
 
     async def run(self, job: Job, timing: Timing) -> FetchedImage:
-        """The image for ``job``, checked and small enough to post."""
+        """Both stages at once: the image for ``job``, checked and small enough to post."""
+        return await self.fetch(job, await self.call(job, timing))
+
+    async def call(self, job: Job, timing: Timing) -> Generation:
+        """The API's answer for ``job`` (an edit's images uploaded first)."""
         if job.is_edit:
-            generation = await self._edit(job, timing)
-        else:
-            began = time.monotonic()
-            try:
-                generation = await self._api.generate(job.prompt, job.aspect_ratio)
-            finally:
-                timing.api_seconds = time.monotonic() - began
+            return await self._edit(job, timing)
+        began = time.monotonic()
+        try:
+            return await self._api.generate(job.prompt, job.aspect_ratio)
+        finally:
+            timing.api_seconds = time.monotonic() - began
+
+    async def fetch(self, job: Job, generation: Generation) -> FetchedImage:
+        """The answer's image, checked and small enough to post."""
         image = await download_image(
             self._session,
             generation.image_url,

@@ -2,11 +2,12 @@
 
 ``submit`` checks and admits a request, stores it, queues it and answers
 the member; the worker loop runs each job in two stages, each holding its
-own slot: the *pipeline* (API call, download, fit) holds one of
-``MAX_CONCURRENT_JOBS`` API slots, the *delivery* (posting the result)
-one of ``DELIVERY_SLOTS``. A job takes its delivery slot before it gives
-back its API slot, so at most API + delivery slots images are in memory at
-once. Every status change is made here, through a named function of
+own slot: the API call (an edit's uploads included) holds one of
+``MAX_CONCURRENT_JOBS`` API slots, the delivery (download, fit, post) one
+of ``DELIVERY_SLOTS``. A job takes its delivery slot before it gives
+back its API slot, so at most ``DELIVERY_SLOTS`` results are in memory at
+once, and the next API call starts while this result is fetched. Every
+status change is made here, through a named function of
 :mod:`bot.storage.jobs`.
 """
 
@@ -359,7 +360,7 @@ class Jobs:
             running = asyncio.create_task(message.show_running())
             timing = Timing()
             try:
-                image = await self._pipeline.run(job, timing)
+                generation = await self._pipeline.call(job, timing)
             except JobError as error:
                 if isinstance(error, OneMinError):
                     self._metrics.api_error(error.kind)
@@ -374,10 +375,15 @@ class Jobs:
                 if not running.done():
                     await asyncio.wait({running})
             # Take the delivery slot before giving the API slot back, so
-            # finished images never pile up in memory waiting to be posted.
+            # images never pile up in memory waiting to be fetched or posted.
             async with self._delivery_slots:
                 self._api_slots.release()
                 holds_api_slot = False
+                try:
+                    image = await self._pipeline.fetch(job, generation)
+                except JobError as error:
+                    await self._fail(message, error, started, timing.api_seconds)
+                    return
                 try:
                     await self._deliver(message, image, started, timing.api_seconds)
                 finally:
