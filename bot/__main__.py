@@ -27,9 +27,15 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
 
-# View Channel, Send Messages, Embed Links, Attach Files: 52224.
+# What the bot needs where it posts: View Channel, Send Messages, Send Messages in
+# Threads (Send Messages does not reach into threads), Embed Links, Attach Files:
+# 274877959168. `doctor` warns per server where a channel the bot was used in lacks one.
 INVITE_PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, embed_links=True, attach_files=True
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
 )
 
 

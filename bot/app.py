@@ -23,6 +23,7 @@ from bot.jobs.buttons import DYNAMIC_ITEMS
 from bot.jobs.service import Jobs
 from bot.limits import Limits
 from bot.onemin import OneMinClient
+from bot.ratelimits import RateLimitWatch
 from bot.retention import RetentionTask
 from bot.storage.database import Database
 
@@ -53,7 +54,10 @@ class ImagineBot(commands.AutoShardedBot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        # Sees every 429 discord.py gets, so deferrable edits can slow down.
+        rate_limits = RateLimitWatch()
         super().__init__(
+            http_trace=rate_limits.trace_config,
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
@@ -65,6 +69,7 @@ class ImagineBot(commands.AutoShardedBot):
             **options,
         )
         self.settings = settings
+        self.rate_limits = rate_limits
         self.started_at = time.time()
         self.synced_commands = False
         self.session = session
@@ -85,6 +90,7 @@ class ImagineBot(commands.AutoShardedBot):
             max_image_bytes=settings.max_image_bytes,
             download_timeout=settings.onemin_timeout_seconds,
             workers=settings.max_concurrent_jobs,
+            rate_limits=rate_limits,
         )
         self.retention = RetentionTask(db, retention_days=settings.retention_days)
 

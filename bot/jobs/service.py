@@ -36,6 +36,7 @@ from bot.jobs.queue import JobQueue, QueueClosedError
 from bot.limits import RefusedError
 from bot.memory import release_free_memory
 from bot.onemin import OneMinClient
+from bot.ratelimits import RateLimitWatch
 from bot.storage import jobs as job_store
 from bot.storage import limits as limits_store
 from bot.storage.database import Database
@@ -107,6 +108,7 @@ class Jobs:
         max_image_bytes: int,
         download_timeout: float,
         workers: int,
+        rate_limits: RateLimitWatch | None = None,
     ) -> None:
         self._db = db
         self._audit = audit
@@ -116,7 +118,9 @@ class Jobs:
         self._workers = workers
         self.queue = JobQueue()
         self.queue.add_listener(self._queue_moved)
-        self.messages = JobMessages(client)
+        self.messages = JobMessages(
+            client, rate_limits=rate_limits, on_token_dead=self._forget_token
+        )
         self._pipeline = Pipeline(
             api=api,
             session=session,
@@ -138,9 +142,11 @@ class Jobs:
         """False once shutdown began."""
         return self.queue.accepting
 
-    def running_count(self) -> int:
-        """Jobs being worked on now."""
-        return len(self._running)
+    def running_count(self, guild_id: int | None = None) -> int:
+        """Jobs being worked on now (of one server when given)."""
+        if guild_id is None:
+            return len(self._running)
+        return sum(1 for job in self._running.values() if job.guild_id == guild_id)
 
     def position(self, job_id: int) -> int | None:
         """1-based place of a waiting job; 0 if it runs; None if neither."""
@@ -387,7 +393,12 @@ class Jobs:
     ) -> None:
         job = message.job
         seconds = time.time() - started
-        delivered = await deliver(message, image, model=self._model, seconds=seconds)
+        try:
+            delivered, image = await deliver(message, image, model=self._model, seconds=seconds)
+        except JobError as error:
+            # Discord refused the upload, or it could not be shrunk for the channel.
+            await self._fail(message, error, started, api_seconds)
+            return
         if delivered is None:
             await job_store.mark_failed(
                 self._db,
@@ -440,6 +451,9 @@ class Jobs:
             api_seconds=api_seconds,
         )
         await message.show_error(error.user_message)
+
+    async def _forget_token(self, job_id: int) -> None:
+        await job_store.forget_interaction_token(self._db, job_id)
 
     def _queue_moved(self, guild_id: int) -> None:
         """Every waiting job of the server may have a new place: show it."""
