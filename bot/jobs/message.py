@@ -26,9 +26,10 @@ instead of a second one; editing the response is idempotent by nature.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any, Protocol
@@ -122,21 +123,30 @@ class _State(Enum):
 
 
 class EditBudget:
-    """The bot-wide pace of queue-position edits: at most ``max_rate`` a second,
-    slower while Discord rate limits the bot (``backoff``)."""
+    """The bot-wide pace of queue-position edits: at most ``max_rate`` a second and
+    ``in_flight`` at once, slower while Discord rate limits the bot (``backoff``).
 
-    def __init__(self, max_rate: float, backoff: Backoff) -> None:
+    Bounding the edits in flight matters under 429s: discord.py retries a limited
+    edit itself, and without the bound the next turns would keep sending into
+    the same limit while it waits.
+    """
+
+    def __init__(self, max_rate: float, backoff: Backoff, *, in_flight: int = 1) -> None:
         self._spacing = 1.0 / max_rate
         self._next_at = 0.0
+        self._slots = asyncio.Semaphore(in_flight)
         self.backoff = backoff
 
-    async def take_turn(self) -> None:
-        """Wait for this edit's place under the bot-wide rate."""
-        now = time.monotonic()
-        turn = max(now, self._next_at)
-        self._next_at = turn + self._spacing * self.backoff.factor()
-        if turn > now:
-            await asyncio.sleep(turn - now)
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold a slot and wait for this edit's place under the bot-wide rate."""
+        async with self._slots:
+            now = time.monotonic()
+            turn = max(now, self._next_at)
+            self._next_at = turn + self._spacing * self.backoff.factor()
+            if turn > now:
+                await asyncio.sleep(turn - now)
+            yield
 
 
 class JobMessages:
@@ -266,14 +276,14 @@ class JobMessage:
                 wait = self._last_edit + interval - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                await self._owner.budget.take_turn()
-                text, self._wanted = self._wanted, None
-                # The job may have started while we waited; then it owns the text.
-                if text is None or self._state is not _State.QUEUED:
-                    break
-                self._last_edit = time.monotonic()
-                await self._edit(content=text)
-                self._shown = text
+                async with self._owner.budget.turn():
+                    text, self._wanted = self._wanted, None
+                    # The job may have started while we waited; then it owns the text.
+                    if text is None or self._state is not _State.QUEUED:
+                        break
+                    self._last_edit = time.monotonic()
+                    await self._edit(content=text)
+                    self._shown = text
         except Exception:
             log.exception("Updating the queue position of job %d failed", self.job.id)
         finally:

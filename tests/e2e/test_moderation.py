@@ -6,6 +6,9 @@ import io
 
 from PIL import Image
 
+from bot.storage import moderation
+from tests.support.harness import MANAGE_GUILD
+
 
 def has_image(message) -> bool:
     return bool(message.attachments)
@@ -157,3 +160,42 @@ async def test_status_for_moderators(world):
     assert fields["Database"].endswith("MiB")
     member = await world.discord.invoke_command(world.guild, world.channel, world.bob, "status")
     assert "Manage Server" in (await member.wait_for_original()).content
+
+
+async def test_forty_role_limits_are_shown_over_several_fields(world, discord_server):
+    roles = [discord_server.add_role(world.guild, f"tier-{n}") for n in range(40)]
+    for n, role in enumerate(roles):
+        await moderation.set_role_limit(world.bot.db, world.guild.id, role.id, 100 + n)
+    world.bot.guild_limits.invalidate(world.guild.id)
+    shown = await mod_command(world, "limits show")
+    [embed] = shown.embeds
+    role_fields = [f for f in embed["fields"] if f["name"].startswith("Role limits")]
+    assert len(role_fields) >= 2
+    lines = "\n".join(f["value"] for f in role_fields).splitlines()
+    assert sorted(lines) == sorted(f"<@&{r.id}>: {100 + n}" for n, r in enumerate(roles))
+    assert {f["name"] for f in embed["fields"]} >= {"Per member", "Audit channel"}
+    assert shown.mention_roles == []
+
+
+async def test_status_from_a_second_server_shows_nothing_of_the_first(world, discord_server):
+    await world.harness.restart(MAX_CONCURRENT_JOBS="1")
+    world.api.latency = 0.5
+    for n, member in enumerate([world.alice, world.bob, world.mod]):
+        await (await world.imagine(member, prompt=f"first server {n}")).wait_for_response()
+    second = discord_server.add_guild(name="Second Server")
+    moderator = discord_server.add_member(second, "other-mod", permissions=MANAGE_GUILD)
+    status = await discord_server.invoke_command(second, second.text_channel, moderator, "status")
+    embed = (await status.wait_for_original()).embeds[0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["This server's queue"] == "0 waiting, 0 running"
+    assert fields["All servers"].startswith("2 waiting, 1 running")
+    assert str(world.guild.id) not in str(embed)
+    assert "Longest queues" not in fields
+
+    # The bot's owner sees which servers wait.
+    discord_server.join(second, discord_server.owner_user)
+    owner = await discord_server.invoke_command(
+        second, second.text_channel, discord_server.owner_user, "status"
+    )
+    fields = {f["name"]: f["value"] for f in (await owner.wait_for_original()).embeds[0]["fields"]}
+    assert f"server {world.guild.id}: 2 waiting" in fields["Longest queues"]
