@@ -15,6 +15,7 @@ from bot.storage import jobs as job_store
 from tests.support.fake_discord import FakeInteraction
 from tests.support.fake_discord.permissions import NITRO_ATTACHMENT_LIMIT
 from tests.support.fake_onemin import Scripted
+from tests.support.harness import World
 
 
 def has_image(message) -> bool:
@@ -106,7 +107,7 @@ async def test_an_ignored_aspect_ratio_is_logged_once_naming_the_field(world, ca
 MIB = 1024 * 1024
 
 
-async def _nitro_job_whose_token_dies(world, image: bytes) -> FakeInteraction:
+async def _nitro_job_whose_token_dies(world: World, image: bytes) -> FakeInteraction:
     """A member with Nitro (500 MiB uploads) asks; the token dies before the result."""
     world.api.script(Scripted.with_image(image))
     world.api.latency = 0.3
