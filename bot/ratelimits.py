@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import aiohttp
@@ -27,7 +28,8 @@ LOG_EVERY = 60.0
 class RateLimitWatch:
     """Counts the 429 answers discord.py gets; ``trace_config`` goes to the client."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self.trace_config = aiohttp.TraceConfig()
         self.trace_config.on_request_end.append(self._on_request_end)
         self.count = 0
@@ -47,7 +49,7 @@ class RateLimitWatch:
 
     def saw_429(self, scope: str | None = None) -> None:
         """Record one 429 (also called for one that reached the bot as an exception)."""
-        now = time.monotonic()
+        now = self._clock()
         self.count += 1
         self.last_at = now
         if self._logged_at is None or now - self._logged_at >= LOG_EVERY:
@@ -69,21 +71,27 @@ class Backoff:
     """
 
     def __init__(
-        self, watch: RateLimitWatch | None, *, ceiling: float = 32.0, quiet: float = 10.0
+        self,
+        watch: RateLimitWatch | None,
+        *,
+        ceiling: float = 32.0,
+        quiet: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._watch = watch
         self._ceiling = ceiling
         self._quiet = quiet
+        self._clock = clock
         self._factor = 1.0
         self._seen = 0
-        self._changed_at = time.monotonic()
+        self._changed_at = clock()
 
     def factor(self) -> float:
         """The current slow-down (1 = full pace)."""
         watch = self._watch
         if watch is None:
             return 1.0
-        now = time.monotonic()
+        now = self._clock()
         if watch.count > self._seen:
             self._seen = watch.count
             self._factor = min(self._factor * 2, self._ceiling)

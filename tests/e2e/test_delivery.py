@@ -152,8 +152,11 @@ async def test_an_upload_discord_refuses_is_its_own_error_with_a_clear_detail(wo
     row = await world.wait_for_row(1, "failed", timeout=30)
     assert row["error_kind"] == "upload_too_large"
     assert "413" in row["error_detail"] and str(len(big)) in row["error_detail"]
-    notes = [m for m in world.discord.channel_messages(world.channel) if m.interaction is None]
-    [note] = notes
+    [note] = await world.discord.wait_until(
+        lambda: [m for m in world.discord.channel_messages(world.channel) if m.interaction is None],
+        5,
+        "the error in the channel",
+    )
     assert "larger than Discord accepts" in note.embeds[0]["description"]
 
 

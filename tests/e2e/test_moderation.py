@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from PIL import Image
@@ -76,6 +77,11 @@ async def test_audit_turns_itself_off_when_forbidden_and_tells_a_moderator(world
     done = await world.imagine(prompt="a bunny")
     await done.wait_for_original(has_image, timeout=10)
     await world.wait_for_row(1, "succeeded")
+    # The audit post comes after the result is stored, and its 403 a round trip later.
+    for _ in range(500):
+        if (await moderation.audit_channel(world.bot.db, world.guild.id))[0] is None:
+            break
+        await asyncio.sleep(0.01)
     shown = await mod_command(world, "limits show")
     fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
     assert fields["Audit channel"] == "off"
@@ -179,9 +185,10 @@ async def test_forty_role_limits_are_shown_over_several_fields(world, discord_se
 
 async def test_status_from_a_second_server_shows_nothing_of_the_first(world, discord_server):
     await world.harness.restart(MAX_CONCURRENT_JOBS="1")
-    world.api.latency = 0.5
+    world.api.hold()  # one job runs, two wait, whatever the timing
     for n, member in enumerate([world.alice, world.bob, world.mod]):
         await (await world.imagine(member, prompt=f"first server {n}")).wait_for_response()
+    await world.wait_for_row(1, "running")
     second = discord_server.add_guild(name="Second Server")
     moderator = discord_server.add_member(second, "other-mod", permissions=MANAGE_GUILD)
     status = await discord_server.invoke_command(second, second.text_channel, moderator, "status")
@@ -199,3 +206,4 @@ async def test_status_from_a_second_server_shows_nothing_of_the_first(world, dis
     )
     fields = {f["name"]: f["value"] for f in (await owner.wait_for_original()).embeds[0]["fields"]}
     assert f"server {world.guild.id}: 2 waiting" in fields["Longest queues"]
+    world.api.release()

@@ -101,6 +101,11 @@ class RestApi:
             await request.release()
             rec.response = exc.body
             response = json_response(exc.body, exc.status)
+        except ConnectionResetError:
+            # The client gave up on the request (discord.py cancelled it) while its
+            # body was still on the way: nothing was done, nobody reads an answer.
+            rec.response = {"message": "the client closed the connection", "code": 0}
+            response = json_response(rec.response, 400)
         except Exception as exc:
             # A bug in the fake. Answer 422 (not 5xx: discord.py retries those for ~25 s)
             # and make the test fail through protocol_errors.
