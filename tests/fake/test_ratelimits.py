@@ -45,6 +45,8 @@ async def test_channel_messages_are_limited_per_channel(raw: Raw, server: FakeDi
 
     status, body, headers = await raw.request("POST", path, json={"content": "sixth"})
     assert status == 429
+    # discord-api-spec's RatelimitedResponse: an Error (code, message) with these two.
+    assert set(body) == {"message", "code", "retry_after", "global"}
     assert body["global"] is False and 0 < body["retry_after"] <= 5
     assert headers["X-RateLimit-Scope"] == "user"
     assert int(headers["Retry-After"]) >= body["retry_after"]

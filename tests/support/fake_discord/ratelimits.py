@@ -13,6 +13,10 @@ Where the rules come from:
 - discord-api-docs, "Receiving and Responding": interaction webhooks "share the same
   rate limit properties as normal webhooks" and the interaction endpoints are not
   bound to the global limit.
+- discord-api-spec (``specs/openapi.json``): every route may answer 429 with the
+  ``ClientRatelimitedResponse``: the ``X-RateLimit-*`` headers and a
+  ``RatelimitedResponse`` body, an ``Error`` (``code`` and ``message``, both
+  required) with ``retry_after`` and ``global``.
 - discord.py's source (``discord/http.py``, ``discord/webhook/async_.py``): a 429
   without a ``Via`` header (or with a non-JSON body) is taken for a Cloudflare ban
   and raised instead of retried. Discord's answers pass Google's load balancer,
@@ -217,6 +221,7 @@ class RateLimits:
                 },
                 limited={
                     "message": "You are being rate limited.",
+                    "code": 0,
                     "retry_after": round(retry, 3),
                     "global": True,
                 },
@@ -243,6 +248,7 @@ class RateLimits:
                 headers=headers,
                 limited={
                     "message": "The resource is being rate limited.",
+                    "code": 0,
                     "retry_after": round(retry, 3),
                     "global": False,
                 },
@@ -262,6 +268,7 @@ class RateLimits:
             headers=headers,
             limited={
                 "message": "You are being rate limited.",
+                "code": 0,
                 "retry_after": round(retry, 3),
                 "global": False,
             },

@@ -940,6 +940,8 @@ def validate_message_payload(payload: Any, *, errors: FormErrors | None = None) 
         return errors
     content = payload.get("content")
     if content is not None:
+        # discord-api-docs: "up to 2000 characters" (discord-api-spec's create and
+        # edit schemas allow 4000, what Nitro members may send; a bot has 2000).
         _check_length(errors, ("content",), content, 0, 2000)
     validate_embeds(errors, payload.get("embeds"))
     flags = payload.get("flags")
