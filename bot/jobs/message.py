@@ -8,9 +8,9 @@ the outcome becomes a normal channel message that names the requester
 without pinging them.
 
 Queue positions are edited with care for Discord's rate limits: coalesced
-per message (only the newest text is sent, never more than one edit in
-flight), at most once every ``min_interval`` seconds per message, and all
-messages together at most ``max_rate`` times a second. Under that budget a
+per message (only the newest text is sent), at most once every
+``min_interval`` seconds per message, and all messages together at most
+``max_rate`` times a second with one edit in flight. Under that budget a
 message may skip places; it always ends on the newest text. When Discord
 answers 429s, both paces slow down (:class:`~bot.ratelimits.Backoff`) until
 it has been quiet for a while.
