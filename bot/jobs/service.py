@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -91,6 +91,36 @@ class InFlight:
             await asyncio.wait_for(self._idle.wait(), within)
 
 
+class Background:
+    """Side work a job starts and does not wait for (its audit post); kept to finish
+    it at shutdown."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the caller; its errors are logged."""
+        task = asyncio.create_task(self._run(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("The %s failed", self._what)
+
+    async def finish(self, *, within: float) -> None:
+        """Wait for what is still running, at most ``within`` seconds; cancel the rest."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=within)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 class Jobs:
     """Submits, queues, runs, delivers and cancels jobs."""
 
@@ -131,6 +161,7 @@ class Jobs:
         self._delivery_slots = asyncio.Semaphore(DELIVERY_SLOTS)
         self._running: dict[int, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._audits = Background("audit post")
         self._dispatcher: asyncio.Task[None] | None = None
         self._in_flight = InFlight()
         self.average_seconds = INITIAL_JOB_SECONDS
@@ -314,6 +345,7 @@ class Jobs:
             await asyncio.gather(*pending, return_exceptions=True)
             if pending:
                 log.warning("%d running job(s) did not finish in time; requeued", len(pending))
+        await self._audits.finish(within=ADMISSION_GRACE)
         await self.messages.close()
 
     async def _dispatch(self) -> None:
@@ -419,8 +451,12 @@ class Jobs:
             image_bytes=len(image.data),
             api_seconds=api_seconds,
         )
-        await self._audit.generated(
-            job, channel_id=delivered.channel_id, message_id=delivered.message_id
+        # The audit post is paced by its own channel's rate limit (5 per 5 s is
+        # what Discord reports): it must not hold the delivery slot meanwhile.
+        self._audits.start(
+            self._audit.generated(
+                job, channel_id=delivered.channel_id, message_id=delivered.message_id
+            )
         )
         log.info(
             "Job %d done: guild=%d %.1fs %s %d bytes",

@@ -8,6 +8,8 @@ import io
 from PIL import Image
 
 from bot.storage import moderation
+from tests.support.fake_discord import Permissions
+from tests.support.fake_discord.ratelimits import rule
 from tests.support.harness import MANAGE_GUILD
 
 
@@ -207,3 +209,39 @@ async def test_status_from_a_second_server_shows_nothing_of_the_first(world, dis
     fields = {f["name"]: f["value"] for f in (await owner.wait_for_original()).embeds[0]["fields"]}
     assert f"server {world.guild.id}: 2 waiting" in fields["Longest queues"]
     world.api.release()
+
+
+async def test_audit_without_embed_links_turns_itself_off_naming_the_permission(
+    world, discord_server
+):
+    audit = discord_server.add_channel(world.guild, name="audit")
+    bot_role = next(r for r in world.guild.roles.values() if r.managed)
+    discord_server.set_overwrite(audit, bot_role, deny=Permissions.EMBED_LINKS)
+    await mod_command(world, "moderation audit-channel set", {"channel": audit})
+    done = await world.imagine(prompt="a bunny")
+    await done.wait_for_original(has_image, timeout=10)
+    for _ in range(500):
+        if (await moderation.audit_channel(world.bot.db, world.guild.id))[0] is None:
+            break
+        await asyncio.sleep(0.01)
+    shown = await mod_command(world, "limits show")
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Audit channel"] == "off"
+    assert "Embed Links" in fields["⚠️ Auditing turned itself off"]
+    assert discord_server.channel_messages(audit) == []
+
+
+async def test_audit_posts_paced_by_their_channel_never_hold_back_results(world, discord_server):
+    await world.harness.restart(MAX_CONCURRENT_JOBS="2")
+    audit = discord_server.add_channel(world.guild, name="audit")
+    await mod_command(world, "moderation audit-channel set", {"channel": audit})
+    # One channel message per 5 s: the audit posts queue up behind their channel.
+    limits = discord_server.ratelimits
+    limits.rules["POST /channels/{channel_id}/messages"] = rule(1, 5.0, "slow-channel")
+    members = [discord_server.add_member(world.guild, f"m{n}") for n in range(6)]
+    interactions = [await world.imagine(m, prompt=f"audited {n}") for n, m in enumerate(members)]
+    for interaction in interactions:
+        await interaction.wait_for_original(has_image, timeout=20)
+    # Every result is out while the second audit post still waits for its turn.
+    assert len(discord_server.channel_messages(audit)) <= 1
+    assert limits.count_429() == 0
