@@ -24,6 +24,7 @@ from bot.jobs.service import Jobs
 from bot.limits import Limits
 from bot.metrics import Metrics, MetricsServer, gateway_connected, start_metrics_server
 from bot.onemin import OneMinClient
+from bot.ratelimits import RateLimitWatch
 from bot.retention import RetentionTask
 from bot.storage.database import Database
 
@@ -64,6 +65,11 @@ class ImagineBot(commands.AutoShardedBot):
         # One registry per bot; the HTTP trace times each interaction's first answer.
         self.metrics = Metrics()
         self.metrics_server: MetricsServer | None = None
+        # Sees every 429 discord.py gets, so deferrable edits can slow down.
+        rate_limits = RateLimitWatch()
+        # discord.py takes one trace config: both listen on it.
+        trace = self.metrics.interaction_trace()
+        trace.on_request_end.append(rate_limits.on_request_end)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -73,10 +79,11 @@ class ImagineBot(commands.AutoShardedBot):
             # Every command is for servers only, installed to servers only.
             allowed_contexts=app_commands.AppCommandContext(guild=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
-            http_trace=self.metrics.interaction_trace(),
+            http_trace=trace,
             **options,
         )
         self.settings = settings
+        self.rate_limits = rate_limits
         self.started_at = time.time()
         self.synced_commands = False
         self.session = session
@@ -100,6 +107,7 @@ class ImagineBot(commands.AutoShardedBot):
             metrics=self.metrics,
             edit_model=settings.onemin_edit_model,
             max_source_bytes=settings.max_source_image_bytes,
+            rate_limits=rate_limits,
         )
         self.retention = RetentionTask(db, retention_days=settings.retention_days)
 

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 AUDIT_COLOUR = discord.Colour(0x99AAB5)
 BLOCKED_COLOUR = discord.Colour(0xFEE75C)
+# discord-api-docs, "Opcodes and Status Codes": Cannot send an empty message.
+EMPTY_MESSAGE = 50006
 
 
 class Auditor:
@@ -72,4 +74,14 @@ class Auditor:
             log.warning("Guild %d: %s", guild_id, reason)
             await moderation.disable_audit(self._db, guild_id, reason)
         except discord.HTTPException as exc:
+            if exc.code == EMPTY_MESSAGE:
+                # An audit post is an embed alone; without Embed Links Discord
+                # drops it and refuses the empty rest, every time.
+                reason = (
+                    f"the bot lacks Embed Links in <#{channel_id}>, so its posts there are"
+                    " empty; auditing was turned off"
+                )
+                log.warning("Guild %d: %s", guild_id, reason)
+                await moderation.disable_audit(self._db, guild_id, reason)
+                return
             log.warning("Guild %d: audit post failed: %s", guild_id, exc)

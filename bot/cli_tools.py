@@ -29,9 +29,15 @@ EXIT_FAILURE = 1
 # Bad arguments, as argparse itself exits on them.
 EXIT_USAGE = 2
 
-# View Channel, Send Messages, Embed Links, Attach Files: 52224.
+# What the bot needs where it posts: View Channel, Send Messages, Send Messages in
+# Threads (Send Messages does not reach into threads), Embed Links, Attach Files:
+# 274877959168. `doctor` warns per server where a channel the bot was used in lacks one.
 INVITE_PERMISSIONS = discord.Permissions(
-    view_channel=True, send_messages=True, embed_links=True, attach_files=True
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
 )
 
 # Output file extensions ``imagine`` can write, and Pillow's name for each format.

@@ -3,7 +3,8 @@
 Each line is ``ok``, ``warn``, ``FAIL`` or ``skip``, the check's name and what
 was found or what to do. The checks run in the spec's order (SPEC.md,
 "Operating it"): configuration, database, Discord token, gateway, the commands
-registered against the bot's own, then one generation (paid) and one edit of
+registered against the bot's own, the bot's permissions in the channels it was
+used in (one warning per server), then one generation (paid) and one edit of
 that image through the Asset API (paid). A failed check does not stop the ones
 that do not depend on it, so one run shows every problem. Nothing it prints
 contains the token or the API key.
@@ -11,13 +12,14 @@ contains the token or the API key.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import Any, Literal, TextIO
 
 import aiohttp
 
-from bot import models
+from bot import models, permissions
 from bot.config import Settings
 from bot.images import FetchedImage, ImageError, download_image, ratio_mismatch
 from bot.onemin import OneMinClient, OneMinError
@@ -44,6 +46,10 @@ PAID_NOTICE = (
 USER_AGENT = "DiscordBot (https://github.com/imagine-bot/imagine-bot, 0.1)"
 _REDACTED = "[redacted]"
 _DISCORD_TIMEOUT = aiohttp.ClientTimeout(total=20, connect=10)
+# A 429 is waited out and tried again this many times.
+RATE_LIMIT_RETRIES = 3
+
+Getter = Callable[[str], Awaitable[Any]]
 
 
 @dataclass
@@ -164,11 +170,17 @@ async def check_discord(
     headers = {"Authorization": f"Bot {settings.discord_token.get()}", "User-Agent": USER_AGENT}
 
     async def get(path: str) -> Any:
-        async with session.get(f"{base}{path}", headers=headers) as resp:
-            body = await resp.text()
-            if resp.status != HTTPStatus.OK:
-                raise _DiscordRejected(resp.status, body)
-            return json.loads(body)
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            async with session.get(f"{base}{path}", headers=headers) as resp:
+                body = await resp.text()
+                if resp.status == HTTPStatus.TOO_MANY_REQUESTS and attempt < RATE_LIMIT_RETRIES:
+                    # Many channels to look at: wait as long as Discord asks.
+                    await asyncio.sleep(_retry_after(body))
+                    continue
+                if resp.status != HTTPStatus.OK:
+                    raise _DiscordRejected(resp.status, body)
+                return json.loads(body)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     try:
         user = await get("/users/@me")
@@ -197,6 +209,13 @@ async def check_discord(
     except (_DiscordRejected, aiohttp.ClientError, TimeoutError, ValueError) as exc:
         report.line("FAIL", "gateway", f"{base}/gateway/bot failed ({exc}); check DISCORD_API_URL")
 
+    await _check_commands(report, settings, get, stored_hash)
+    await check_permissions(report, settings, get, int(user["id"]))
+
+
+async def _check_commands(
+    report: Report, settings: Settings, get: Getter, stored_hash: str | None
+) -> None:
     try:
         application = await get("/oauth2/applications/@me")
         registered = await get(f"/applications/{application['id']}/commands")
@@ -211,9 +230,105 @@ async def check_discord(
     _report_commands(report, registered, ours, synced_here=stored_hash == our_hash)
 
 
+async def check_permissions(report: Report, settings: Settings, get: Getter, bot_id: int) -> None:
+    """Per server, the channels the bot was used in where it lacks a permission it needs.
+
+    Results go to the channel when an interaction token has died, so a missing
+    permission there loses images ("undeliverable"); the invite asks for them
+    all, but a channel's overwrites can take one away.
+    """
+    from bot.storage.database import Database
+    from bot.storage.jobs import channels_used
+
+    try:
+        db = await Database.open(settings.database_path)
+        try:
+            used = await channels_used(db)
+        finally:
+            await db.close()
+    except (OSError, sqlite3.Error) as exc:
+        report.line("skip", "permissions", f"skipped: the database cannot be read ({exc})")
+        return
+    if not used:
+        report.line("ok", "permissions", "the bot was not used in any channel yet")
+        return
+    by_guild: dict[int, list[int]] = {}
+    for guild_id, channel_id in used:
+        by_guild.setdefault(guild_id, []).append(channel_id)
+    warned = False
+    checked = 0
+    left = 0
+    try:
+        for guild_id, channel_ids in by_guild.items():
+            try:
+                guild = await get(f"/guilds/{guild_id}")
+                member = await get(f"/guilds/{guild_id}/members/{bot_id}")
+            except _DiscordRejected as exc:
+                if exc.status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND):
+                    left += 1  # the bot was removed from that server: nothing to fix
+                    continue
+                raise
+            roles = [int(r) for r in member.get("roles", ())]
+            problems = []
+            for channel_id in channel_ids:
+                lacking = await _channel_problems(get, guild, roles, bot_id, channel_id)
+                checked += 1
+                if lacking:
+                    problems.append(lacking)
+            if problems:
+                warned = True
+                report.line(
+                    "warn",
+                    "permissions",
+                    f"server {guild.get('name')!r} ({guild_id}): {'; '.join(problems)}; give the"
+                    " bot's role these there (or remove the channel's overwrite), or results"
+                    " that must go to the channel are lost",
+                )
+    except (_DiscordRejected, aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+        report.line("FAIL", "permissions", f"cannot read the servers' channels ({exc})")
+        return
+    if not warned:
+        note = f" ({left} server(s) the bot has left)" if left else ""
+        report.line(
+            "ok",
+            "permissions",
+            f"the bot may post in the {checked} channel(s) it was used in{note}",
+        )
+
+
+async def _channel_problems(
+    get: Getter, guild: Mapping[str, Any], roles: list[int], bot_id: int, channel_id: int
+) -> str | None:
+    """What the bot lacks in one channel, as "#name lacks X, Y" (None: nothing)."""
+    try:
+        channel = await get(f"/channels/{channel_id}")
+    except _DiscordRejected as exc:
+        if exc.status == HTTPStatus.NOT_FOUND:
+            return None  # deleted since: nothing to fix
+        if exc.status == HTTPStatus.FORBIDDEN:
+            return f"channel {channel_id} lacks View Channel"
+        raise
+    parent = None
+    if permissions.is_thread(channel) and channel.get("parent_id"):
+        parent = await get(f"/channels/{channel['parent_id']}")
+    perms = permissions.channel_permissions(guild, roles, bot_id, channel, parent)
+    lacking = permissions.missing(perms, thread=permissions.is_thread(channel))
+    if not lacking:
+        return None
+    return f"#{channel.get('name', channel_id)} lacks {', '.join(lacking)}"
+
+
+def _retry_after(body: str) -> float:
+    try:
+        return min(max(float(json.loads(body)["retry_after"]), 0.05), 60.0)
+    except (ValueError, KeyError, TypeError):
+        return 1.0
+
+
 def _skip_discord(report: Report, why: str) -> None:
     report.line("skip", "gateway", f"skipped: {why}")
     report.line("skip", "commands", f"skipped: {why}")
+    report.line("skip", "permissions", f"skipped: {why}")
 
 
 def _report_gateway(report: Report, gateway: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot import messages
 from bot.app import ImagineBot
+from bot.embeds import EMBED_TOTAL_LIMIT, MAX_FIELDS, line_fields
 from bot.errors import UserFacingError, require_guild
 from bot.limits import Limits, relative
 from bot.storage import moderation
@@ -19,6 +20,9 @@ from bot.storage.limits import reset_member, set_limits, usage
 log = logging.getLogger(__name__)
 
 NonNegative = app_commands.Range[int, 0, 1_000_000]
+
+# The audit channel field and the "turned itself off" warning (its text cut to 1024).
+AUDIT_FIELDS_ROOM = 1100
 
 
 def limits_embed(limits: Limits, title: str) -> discord.Embed:
@@ -64,12 +68,16 @@ class LimitsCog(commands.Cog):
         current = await self.bot.guild_limits.server(guild_id)
         embed = limits_embed(current, "Image limits for this server")
         roles = await moderation.role_limits(db, guild_id)
-        if roles:
-            embed.add_field(
-                name="Role limits (per member / 24 h)",
-                value="\n".join(f"<@&{role}>: {n}" for role, n in sorted(roles.items())),
-                inline=False,
-            )
+        lines = [f"<@&{role}>: {n}" for role, n in sorted(roles.items())]
+        # A server may have many role limits: over several fields, within the
+        # embed's limits, leaving room for the audit fields below.
+        for name, value in line_fields(
+            "Role limits (per member / 24 h)",
+            lines,
+            room=EMBED_TOTAL_LIMIT - len(embed) - AUDIT_FIELDS_ROOM,
+            max_fields=MAX_FIELDS - len(embed.fields) - 2,
+        ):
+            embed.add_field(name=name, value=value, inline=False)
         channel_id, failure = await moderation.audit_channel(db, guild_id)
         embed.add_field(
             name="Audit channel", value=f"<#{channel_id}>" if channel_id else "off", inline=False

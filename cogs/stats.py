@@ -188,24 +188,34 @@ class StatsCog(commands.Cog):
     @app_commands.command(name="status")
     @app_commands.guild_only()
     async def status(self, interaction: discord.Interaction[ImagineBot]) -> None:
-        """Bot health: uptime, queues, API latency and errors (operator and moderators)."""
+        """Bot health: uptime, queues, API latency and errors (operator and moderators).
+
+        A moderator sees this server's queue and the bot's totals; which other
+        servers use the bot, and how much, is for the bot's owner alone.
+        """
         bot = self.bot
-        if not (interaction.permissions.manage_guild or await bot.is_owner(interaction.user)):
+        guild_id = require_guild(interaction)
+        owner = await bot.is_owner(interaction.user)
+        if not (interaction.permissions.manage_guild or owner):
             raise UserFacingError("/status is for the bot's owner and members with Manage Server.")
         now = time.time()
         recent = await health(bot.db, since=now - 3600)
         embed = discord.Embed(title="Bot status", colour=messages.RESULT_COLOUR)
         embed.add_field(name="Up since", value=f"<t:{int(bot.started_at)}:R>", inline=True)
         embed.add_field(
-            name="Queue",
+            name="This server's queue",
+            value=f"{bot.jobs.queue.queued_count(guild_id)} waiting,"
+            f" {bot.jobs.running_count(guild_id)} running",
+            inline=True,
+        )
+        embed.add_field(
+            name="All servers",
             value=f"{bot.jobs.queue.total_queued()} waiting, {bot.jobs.running_count()} running"
             f" (of {bot.settings.max_concurrent_jobs} workers)",
             inline=True,
         )
-        here = bot.jobs.queue.queued_count(interaction.guild_id or 0)
-        embed.add_field(name="This server's queue", value=f"{here} waiting", inline=True)
         busiest = bot.jobs.queue.busiest(5)
-        if busiest:
+        if owner and busiest:
             embed.add_field(
                 name="Longest queues",
                 value="\n".join(f"server {guild}: {n} waiting" for guild, n in busiest),

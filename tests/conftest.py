@@ -12,6 +12,17 @@ from bot.storage.database import Database
 from tests.support.fake_onemin import FakeOneMin
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--discord-latency=SECONDS``: the local Discord's delay each way (tests/e2e)."""
+    parser.addoption(
+        "--discord-latency",
+        type=float,
+        default=0.0,
+        help="seconds the local Discord delays every REST request, REST answer and gateway "
+        "frame in the end-to-end tests (e.g. 0.15: a round trip of 300 ms)",
+    )
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A database file of the test's own."""

@@ -8,31 +8,103 @@ the outcome becomes a normal channel message that names the requester
 without pinging them.
 
 Queue positions are edited with care for Discord's rate limits: coalesced
-per message (only the newest text is sent, never more than one edit in
-flight), at most once every ``min_interval`` seconds per message, and all
-messages together at most ``max_rate`` times a second. Under that budget a
-message may skip places; it always ends on the newest text.
+per message (only the newest text is sent), at most once every
+``min_interval`` seconds per message, and all messages together at most
+``max_rate`` times a second with one edit in flight. Under that budget a
+message may skip places; it always ends on the newest text. When Discord
+answers 429s, both paces slow down (:class:`~bot.ratelimits.Backoff`) until
+it has been quiet for a while.
+
+A token that answered 401 (Invalid Webhook Token, 50027) or 404 Unknown
+Webhook (10015) is dead for the job: it is never used again (Discord counts
+such requests towards an IP ban) and the outcome goes to the channel. A
+channel post carries a nonce derived from the job with ``enforce_nonce``, so a
+job delivered again after a crash returns the message posted the first time
+instead of a second one; editing the response is idempotent by nature.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 
 from bot import messages
+from bot.jobs.errors import JobError
+from bot.ratelimits import Backoff, RateLimitWatch
 from bot.storage.jobs import Job
 
 log = logging.getLogger(__name__)
 
 # Interaction tokens live 15 minutes; leave a margin for the request itself.
 TOKEN_LIFETIME = 15 * 60 - 30
+# Discord's answers for a token that is gone (discord-api-docs, "Opcodes and
+# Status Codes"; an expired interaction token answers 401/50027, as reported).
 UNKNOWN_WEBHOOK = 10015
+INVALID_WEBHOOK_TOKEN = 50027
+# A result edit still rate limited after discord.py's own retries is tried
+# again this many times, after Discord's retry_after (or this many seconds).
+RESULT_RETRIES = 3
+RESULT_RETRY_SECONDS = 2.0
+
+
+class Outcome(Protocol):
+    """What replaces the member's message: its parts for an upload limit.
+
+    ``limit`` is the most bytes the file may have where it is posted (None: the
+    interaction's own limit, which the pipeline already fitted it to).
+    """
+
+    async def parts(
+        self, limit: int | None
+    ) -> tuple[str | None, discord.Embed, discord.File | None, discord.ui.View | None]:
+        """Content, embed, file and view of the message."""
+        ...
+
+
+@dataclass
+class ErrorOutcome:
+    """An error in place of the image: text only."""
+
+    content: str
+    embed: discord.Embed
+
+    async def parts(
+        self, limit: int | None
+    ) -> tuple[str | None, discord.Embed, discord.File | None, discord.ui.View | None]:
+        """The same text wherever it is posted."""
+        return self.content, self.embed, None, None
+
+
+def token_is_dead(exc: discord.HTTPException) -> bool:
+    """Whether Discord said the interaction's webhook is gone for good."""
+    return exc.status == 401 or exc.code in (UNKNOWN_WEBHOOK, INVALID_WEBHOOK_TOKEN)
+
+
+def upload_refused(
+    exc: discord.HTTPException, size: int, limit: int | None, where: str
+) -> JobError:
+    """The error of a 413: Discord would not take the file."""
+    bound = f"the bot fitted it to {limit} bytes" if limit else "no limit was known"
+    return JobError(
+        "upload_too_large",
+        "The image is larger than Discord accepts here, even after shrinking it.",
+        f"Discord refused the {size}-byte upload to {where} with 413 ({bound}): {exc.text}",
+    )
+
+
+def channel_nonce(job: Job) -> str:
+    """The nonce of a job's channel post: the same for every attempt (25 characters at most)."""
+    if job.interaction_id is not None:
+        return str(job.interaction_id)
+    return f"imagine-job-{job.id}"
 
 
 @dataclass(frozen=True)
@@ -51,31 +123,51 @@ class _State(Enum):
 
 
 class EditBudget:
-    """The bot-wide pace of queue-position edits: at most ``max_rate`` a second."""
+    """The bot-wide pace of queue-position edits: at most ``max_rate`` a second and
+    ``in_flight`` at once, slower while Discord rate limits the bot (``backoff``).
 
-    def __init__(self, max_rate: float) -> None:
+    Bounding the edits in flight matters under 429s: discord.py retries a limited
+    edit itself, and without the bound the next turns would keep sending into
+    the same limit while it waits.
+    """
+
+    def __init__(self, max_rate: float, backoff: Backoff, *, in_flight: int = 1) -> None:
         self._spacing = 1.0 / max_rate
         self._next_at = 0.0
+        self._slots = asyncio.Semaphore(in_flight)
+        self.backoff = backoff
 
-    async def take_turn(self) -> None:
-        """Wait for this edit's place under the bot-wide rate."""
-        now = time.monotonic()
-        turn = max(now, self._next_at)
-        self._next_at = turn + self._spacing
-        if turn > now:
-            await asyncio.sleep(turn - now)
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold a slot and wait for this edit's place under the bot-wide rate."""
+        async with self._slots:
+            now = time.monotonic()
+            turn = max(now, self._next_at)
+            self._next_at = turn + self._spacing * self.backoff.factor()
+            if turn > now:
+                await asyncio.sleep(turn - now)
+            yield
 
 
 class JobMessages:
     """Makes and keeps the :class:`JobMessage` of every job that is waiting or running."""
 
     def __init__(
-        self, client: discord.Client, *, min_interval: float = 2.0, max_rate: float = 10.0
+        self,
+        client: discord.Client,
+        *,
+        min_interval: float = 2.0,
+        max_rate: float = 10.0,
+        rate_limits: RateLimitWatch | None = None,
+        on_token_dead: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
+        # Called with the job id once Discord said its token is dead (to store that).
+        self.on_token_dead = on_token_dead
         # Public: the least time between two position edits of one message.
         self.min_interval = min_interval
-        self.budget = EditBudget(max_rate)
+        self.rate_limits = rate_limits
+        self.budget = EditBudget(max_rate, Backoff(rate_limits))
         self._live: dict[int, JobMessage] = {}
 
     def new(self, job: Job) -> JobMessage:
@@ -122,6 +214,7 @@ class JobMessage:
         self._wanted: str | None = None
         self._last_edit = 0.0
         self._pump: asyncio.Task[None] | None = None
+        self._token_dead = False
 
     # -- the first answer ------------------------------------------------------
 
@@ -179,17 +272,18 @@ class JobMessage:
     async def _pump_edits(self) -> None:
         try:
             while self._wanted is not None:
-                wait = self._last_edit + self._owner.min_interval - time.monotonic()
+                interval = self._owner.min_interval * self._owner.budget.backoff.factor()
+                wait = self._last_edit + interval - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                await self._owner.budget.take_turn()
-                text, self._wanted = self._wanted, None
-                # The job may have started while we waited; then it owns the text.
-                if text is None or self._state is not _State.QUEUED:
-                    break
-                self._last_edit = time.monotonic()
-                await self._edit(content=text)
-                self._shown = text
+                async with self._owner.budget.turn():
+                    text, self._wanted = self._wanted, None
+                    # The job may have started while we waited; then it owns the text.
+                    if text is None or self._state is not _State.QUEUED:
+                        break
+                    self._last_edit = time.monotonic()
+                    await self._edit(content=text)
+                    self._shown = text
         except Exception:
             log.exception("Updating the queue position of job %d failed", self.job.id)
         finally:
@@ -232,19 +326,22 @@ class JobMessage:
             allowed_mentions=messages.NO_PINGS,
         )
 
-    async def show_result(
-        self, *, embed: discord.Embed, file: discord.File, view: discord.ui.View
-    ) -> Delivered | None:
-        """Replace the message with the image; None when it could not be posted anywhere."""
+    async def show_result(self, outcome: Outcome) -> Delivered | None:
+        """Replace the message with the image; None when it could not be posted anywhere.
+
+        Raises :class:`JobError` ``upload_too_large`` when Discord refused the file.
+        """
         self._state = _State.DONE
-        return await self._post(embed=embed, file=file, view=view)
+        return await self._post(outcome)
 
     async def show_error(self, user_message: str) -> Delivered | None:
         """Replace the message with a clear error."""
         self._state = _State.DONE
         return await self._post(
-            content=messages.failed_prompt_line(self.job),
-            embed=messages.error_embed(user_message, job_id=self.job.id),
+            ErrorOutcome(
+                messages.failed_prompt_line(self.job),
+                messages.error_embed(user_message, job_id=self.job.id),
+            )
         )
 
     # -- Discord -------------------------------------------------------------------
@@ -252,7 +349,7 @@ class JobMessage:
     def token_usable(self) -> bool:
         """Whether the interaction token can still edit the response."""
         job = self.job
-        if job.interaction_token is None or job.application_id is None:
+        if self._token_dead or job.interaction_token is None or job.application_id is None:
             return False
         if job.interaction_id is not None:
             created = discord.utils.snowflake_time(job.interaction_id).timestamp()
@@ -267,6 +364,19 @@ class JobMessage:
             job.application_id, job.interaction_token, client=self._owner.client
         )
 
+    async def _check_token(self, exc: discord.HTTPException) -> None:
+        """After a failed webhook call: remember a dead token, count a 429."""
+        if token_is_dead(exc):
+            self._token_dead = True
+            log.info("Job %d's interaction token is gone (%s); using the channel", self.job.id, exc)
+            if self._owner.on_token_dead is not None:
+                try:
+                    await self._owner.on_token_dead(self.job.id)
+                except Exception:
+                    log.exception("Could not store that job %d's token is dead", self.job.id)
+        elif exc.status == 429 and self._owner.rate_limits is not None:
+            self._owner.rate_limits.saw_429()
+
     async def _edit(self, **fields: Any) -> None:
         """A best-effort edit of the response (queued and running texts)."""
         if not self.token_usable() or self.message_id is None:
@@ -276,21 +386,18 @@ class JobMessage:
                 self.message_id, allowed_mentions=messages.NO_PINGS, **fields
             )
         except discord.HTTPException as exc:
+            await self._check_token(exc)
             log.debug("Could not update job %d's message: %s", self.job.id, exc)
 
-    async def _post(
-        self,
-        *,
-        content: str | None = None,
-        embed: discord.Embed,
-        file: discord.File | None = None,
-        view: discord.ui.View | None = None,
-    ) -> Delivered | None:
+    async def _post(self, outcome: Outcome) -> Delivered | None:
         """Replace the response with the outcome, or post it in the channel."""
         await self.stop_progress()
         if not await self.wait_answered():
             return None
-        if self.token_usable() and self.message_id is not None:
+        for attempt in range(RESULT_RETRIES + 1):
+            if not self.token_usable() or self.message_id is None:
+                break
+            content, embed, file, view = await outcome.parts(None)
             try:
                 message = await self._webhook().edit_message(
                     self.message_id,
@@ -301,25 +408,28 @@ class JobMessage:
                     allowed_mentions=messages.NO_PINGS,
                 )
                 return Delivered(message.id, message.channel.id)
-            except discord.NotFound as exc:
-                if exc.code != UNKNOWN_WEBHOOK:
+            except discord.HTTPException as exc:
+                await self._check_token(exc)
+                if exc.status == 413:
+                    size = _size(file)
+                    raise upload_refused(
+                        exc, size, self.job.attachment_limit, "the response"
+                    ) from exc
+                if exc.status == 429 and attempt < RESULT_RETRIES:
+                    # Still limited after discord.py's own retries: the result
+                    # must arrive, so wait and try the same edit again.
+                    await asyncio.sleep(_retry_after(exc))
+                    continue
+                if isinstance(exc, discord.NotFound) and not self._token_dead:
                     log.info(
                         "Job %d's response is gone (%s); posting in the channel", self.job.id, exc
                     )
-            except discord.HTTPException as exc:
-                log.warning("Could not edit job %d's response: %s", self.job.id, exc)
-            if file is not None:
-                file.reset()
-        return await self._post_in_channel(content=content, embed=embed, file=file, view=view)
+                elif not self._token_dead:
+                    log.warning("Could not edit job %d's response: %s", self.job.id, exc)
+                break
+        return await self._post_in_channel(outcome)
 
-    async def _post_in_channel(
-        self,
-        *,
-        content: str | None,
-        embed: discord.Embed,
-        file: discord.File | None,
-        view: discord.ui.View | None,
-    ) -> Delivered | None:
+    async def _post_in_channel(self, outcome: Outcome) -> Delivered | None:
         job, client = self.job, self._owner.client
         channel = client.get_channel(job.channel_id)
         if not isinstance(channel, discord.abc.Messageable):
@@ -331,6 +441,10 @@ class JobMessage:
             if not isinstance(fetched, discord.abc.Messageable):
                 return None
             channel = fetched
+        # What the bot may upload here is the server's (its boost tier), whatever
+        # the member's own limit was: the image is fitted again if it must be.
+        limit = _channel_upload_limit(channel)
+        content, embed, file, view = await outcome.parts(limit)
         text = f"<@{job.user_id}>" + (f" {content}" if content else "")
         try:
             message = await channel.send(
@@ -339,8 +453,39 @@ class JobMessage:
                 files=[file] if file else [],
                 view=view or discord.ui.View(),
                 allowed_mentions=messages.NO_PINGS,
+                nonce=channel_nonce(job),
             )
         except discord.HTTPException as exc:
+            if exc.status == 413:
+                raise upload_refused(exc, _size(file), limit, f"channel {job.channel_id}") from exc
             log.warning("Job %d: could not post in channel %d: %s", job.id, job.channel_id, exc)
             return None
         return Delivered(message.id, message.channel.id)
+
+
+def _channel_upload_limit(channel: discord.abc.Messageable) -> int:
+    """Bytes per file the bot may post in ``channel``: its server's boost tier."""
+    guild = getattr(channel, "guild", None)
+    if isinstance(guild, discord.Guild):
+        return guild.filesize_limit
+    return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+
+def _size(file: discord.File | None) -> int:
+    if file is None:
+        return 0
+    stream = file.fp
+    position = stream.tell()
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(position)
+    return size
+
+
+def _retry_after(exc: discord.HTTPException) -> float:
+    """Seconds Discord asked to wait before trying again."""
+    raw = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    try:
+        return max(float(raw), 0.1) if raw is not None else RESULT_RETRY_SECONDS
+    except ValueError:
+        return RESULT_RETRY_SECONDS

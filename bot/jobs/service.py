@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -40,6 +40,7 @@ from bot.limits import RefusedError
 from bot.memory import release_free_memory
 from bot.metrics import Metrics
 from bot.onemin import OneMinClient, OneMinError
+from bot.ratelimits import RateLimitWatch
 from bot.storage import jobs as job_store
 from bot.storage import limits as limits_store
 from bot.storage.database import Database
@@ -89,6 +90,36 @@ class InFlight:
             await asyncio.wait_for(self._idle.wait(), within)
 
 
+class Background:
+    """Side work a job starts and does not wait for (its audit post); kept to finish
+    it at shutdown."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the caller; its errors are logged."""
+        task = asyncio.create_task(self._run(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("The %s failed", self._what)
+
+    async def finish(self, *, within: float) -> None:
+        """Wait for what is still running, at most ``within`` seconds; cancel the rest."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=within)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 class Jobs:
     """Submits, queues, runs, delivers and cancels jobs."""
 
@@ -109,6 +140,7 @@ class Jobs:
         metrics: Metrics,
         edit_model: str = models.DEFAULT_EDIT_MODEL,
         max_source_bytes: int = DEFAULT_SOURCE_BYTES,
+        rate_limits: RateLimitWatch | None = None,
     ) -> None:
         self._db = db
         self._metrics = metrics
@@ -121,7 +153,9 @@ class Jobs:
         self._workers = workers
         self.queue = JobQueue()
         self.queue.add_listener(self._queue_moved)
-        self.messages = JobMessages(client)
+        self.messages = JobMessages(
+            client, rate_limits=rate_limits, on_token_dead=self._forget_token
+        )
         self._pipeline = Pipeline(
             api=api,
             session=session,
@@ -132,13 +166,13 @@ class Jobs:
         )
         self._api_slots = asyncio.Semaphore(workers)
         # As many as API slots: calls started together end together, and with
-        # fewer delivery slots the rest would sit on their API slots waiting
-        # (measured: 21 ms of idle API slot per call with 2 for 4 workers).
+        # fewer delivery slots the rest would sit on their API slots waiting.
         # Each slot holds one result (about three copies of it while it is
         # checked and uploaded), which bounds memory.
         self._delivery_slots = asyncio.Semaphore(workers)
         self._running: dict[int, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._audits = Background("audit post")
         self._dispatcher: asyncio.Task[None] | None = None
         self._in_flight = InFlight()
         self.average_seconds = INITIAL_JOB_SECONDS
@@ -150,9 +184,11 @@ class Jobs:
         """False once shutdown began."""
         return self.queue.accepting
 
-    def running_count(self) -> int:
-        """Jobs being worked on now."""
-        return len(self._running)
+    def running_count(self, guild_id: int | None = None) -> int:
+        """Jobs being worked on now (of one server when given)."""
+        if guild_id is None:
+            return len(self._running)
+        return sum(1 for job in self._running.values() if job.guild_id == guild_id)
 
     def position(self, job_id: int) -> int | None:
         """1-based place of a waiting job; 0 if it runs; None if neither."""
@@ -332,6 +368,7 @@ class Jobs:
             await asyncio.gather(*pending, return_exceptions=True)
             if pending:
                 log.warning("%d running job(s) did not finish in time; requeued", len(pending))
+        await self._audits.finish(within=ADMISSION_GRACE)
         await self.messages.close()
 
     async def _dispatch(self) -> None:
@@ -422,7 +459,12 @@ class Jobs:
         job = message.job
         seconds = time.time() - started
         model = self._edit_model if job.is_edit else self._model
-        delivered = await deliver(message, image, model=model, seconds=seconds)
+        try:
+            delivered, image = await deliver(message, image, model=model, seconds=seconds)
+        except JobError as error:
+            # Discord refused the upload, or it could not be shrunk for the channel.
+            await self._fail(message, error, started, api_seconds)
+            return
         if delivered is None:
             self._metrics.job_finished(job.kind.value, "failed")
             await job_store.mark_failed(
@@ -445,8 +487,12 @@ class Jobs:
             image_bytes=len(image.data),
             api_seconds=api_seconds,
         )
-        await self._audit.generated(
-            job, channel_id=delivered.channel_id, message_id=delivered.message_id
+        # The audit post is paced by its own channel's rate limit (5 per 5 s is
+        # what Discord reports): it must not hold the delivery slot meanwhile.
+        self._audits.start(
+            self._audit.generated(
+                job, channel_id=delivered.channel_id, message_id=delivered.message_id
+            )
         )
         log.info(
             "Job %d (%s) done: guild=%d %.1fs %s %d bytes",
@@ -483,6 +529,9 @@ class Jobs:
             api_seconds=api_seconds,
         )
         await message.show_error(error.user_message)
+
+    async def _forget_token(self, job_id: int) -> None:
+        await job_store.forget_interaction_token(self._db, job_id)
 
     def _queue_moved(self, guild_id: int) -> None:
         """Every waiting job of the server may have a new place: show it."""

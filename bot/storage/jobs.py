@@ -219,6 +219,20 @@ async def set_source_paths(db: Database, job_id: int, paths: Sequence[str]) -> N
     await db.execute("UPDATE requests SET source_paths = ? WHERE id = ?", (_to_json(paths), job_id))
 
 
+async def forget_interaction_token(db: Database, job_id: int) -> None:
+    """Discord said the job's interaction token is dead: never use it again, even after a
+    restart (Discord counts requests on a dead webhook towards an IP ban)."""
+    await db.execute("UPDATE requests SET interaction_token = NULL WHERE id = ?", (job_id,))
+
+
+async def channels_used(db: Database) -> list[tuple[int, int]]:
+    """Every (guild id, channel id) the bot was asked for an image in."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT guild_id, channel_id FROM requests ORDER BY guild_id, channel_id"
+    )
+    return [(r["guild_id"], r["channel_id"]) for r in rows]
+
+
 # Each status change is one statement of its own, named for what happened.
 
 

@@ -13,13 +13,21 @@ from tests.support.harness import BotHarness, World
 
 
 @pytest.fixture
-async def discord_server() -> AsyncIterator[FakeDiscord]:
-    """A local Discord; discord.py is pointed at it for the test."""
+async def discord_server(request: pytest.FixtureRequest) -> AsyncIterator[FakeDiscord]:
+    """A local Discord; discord.py is pointed at it for the test.
+
+    With ``--discord-latency``, every REST request and answer and every gateway
+    frame takes that long each way. Whatever the latency, every interaction must
+    have been acknowledged within Discord's 3 seconds.
+    """
     fake = FakeDiscord()
+    fake.latency = request.config.getoption("--discord-latency")
     await fake.start()
     with fake.patch_discord_py():
         yield fake
         fake.assert_no_protocol_errors()
+        late = fake.late_acknowledgements
+        assert not late, f"answered after {fake.initial_response_timeout} s: {late}"
     await fake.close()
 
 

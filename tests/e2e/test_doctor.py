@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
+from bot.storage import jobs as job_store
+from bot.storage.database import Database
+from bot.storage.jobs import NewRequest
 from tests.e2e.test_process import base_env, bot_env, run_cli
+from tests.support.fake_discord import Permissions
 
 LINE = re.compile(r"^(ok|warn|FAIL|skip) +([^:]+): (.*)$")
 
@@ -19,7 +25,16 @@ def checks(out: str) -> dict[str, tuple[str, str]]:
     return found
 
 
-ORDER = ["configuration", "database", "Discord token", "gateway", "commands", "generation", "edit"]
+ORDER = [
+    "configuration",
+    "database",
+    "Discord token",
+    "gateway",
+    "commands",
+    "permissions",
+    "generation",
+    "edit",
+]
 
 
 async def synced_env(discord_server, onemin, tmp_path, **extra):
@@ -41,7 +56,8 @@ async def test_a_healthy_deployment_is_all_ok_and_spends_one_generation_and_one_
     # One line per check, plus the credit notice before the paid ones.
     lines = out.strip().splitlines()
     assert len(lines) == len(ORDER) + 1
-    assert "two images of 1min.ai credit" in lines[5]
+    assert "two images of 1min.ai credit" in lines[6]
+    assert found["permissions"][1] == "the bot was not used in any channel yet"
     assert "1344x768" in found["generation"][1] and "honoured" in found["generation"][1]
     assert found["commands"][1].startswith(f"{len(discord_server.commands)} registered")
     generation, edit = onemin.requests
@@ -67,7 +83,7 @@ async def test_a_rejected_token_fails_naming_it_and_the_rest_still_runs(
     found = checks(out)
     status, text = found["Discord token"]
     assert status == "FAIL" and "DISCORD_TOKEN" in text
-    assert found["gateway"][0] == found["commands"][0] == "skip"
+    assert found["gateway"][0] == found["commands"][0] == found["permissions"][0] == "skip"
     assert found["generation"][0] == "ok", "1min.ai is still checked"
     assert "wrong-token-value" not in out + err
 
@@ -186,3 +202,54 @@ async def test_an_edit_model_the_api_refuses_fails_naming_onemin_edit_model(
     assert "Invalid model gemini-3-pro-image-preview for AI feature IMAGE_EDITOR" in text
     # The gemini-3 editor was asked with the imageSize it requires.
     assert onemin.requests[-1].json["promptObject"]["imageSize"] == "1K"
+
+
+async def used_in(env: dict[str, str], *channels) -> None:
+    """Store one request in each channel, as if members had used the bot there."""
+    db = await Database.open(Path(env["DATABASE_PATH"]))
+    try:
+        for n, channel in enumerate(channels):
+            request = NewRequest(channel.guild_id, channel.id, 1, f"prompt {n}", None)
+            await job_store.record_refusal(db, request, "blocked", now=time.time())
+    finally:
+        await db.close()
+
+
+async def test_permissions_warn_per_server_where_the_bot_lacks_one_where_it_was_used(
+    discord_server, onemin, tmp_path
+):
+    fake = discord_server
+    art = fake.add_guild(name="Art Club")
+    bot_role = next(r for r in art.roles.values() if r.managed)
+    no_embeds = fake.add_channel(art, "no-embeds")
+    fake.set_overwrite(no_embeds, bot_role, deny=Permissions.EMBED_LINKS | Permissions.ATTACH_FILES)
+    # The bot's role lacks Send Messages in Threads; take it from @everyone too.
+    art.default_role.permissions &= ~Permissions.SEND_MESSAGES_IN_THREADS
+    thread = fake.add_thread(art.text_channel, "requests")
+    fine = fake.add_guild(name="Fine Server")
+    unused = fake.add_channel(art, "never-used")
+    fake.set_overwrite(unused, bot_role, deny=Permissions.SEND_MESSAGES)
+    env = await synced_env(fake, onemin, tmp_path)
+    await used_in(env, art.text_channel, no_embeds, thread, fine.text_channel)
+
+    code, out, err = await run_cli("doctor", "--free", env=env, cwd=tmp_path)
+    assert code == 0, out + err
+    warnings = [m[3] for m in map(LINE.match, out.splitlines()) if m and m[2] == "permissions"]
+    assert len(warnings) == 1, out
+    [status] = [m[1] for m in map(LINE.match, out.splitlines()) if m and m[2] == "permissions"]
+    assert status == "warn"
+    [text] = warnings
+    assert f"'Art Club' ({art.id})" in text
+    assert "#no-embeds lacks Embed Links, Attach Files" in text
+    assert "#requests lacks Send Messages in Threads" in text
+    assert "#general" not in text and "never-used" not in text
+    assert "Fine Server" not in text
+
+    # Fixed: the next run says so.
+    fake.set_overwrite(no_embeds, bot_role)
+    art.default_role.permissions |= Permissions.SEND_MESSAGES_IN_THREADS
+    code, out, _ = await run_cli("doctor", "--free", env=env, cwd=tmp_path)
+    assert checks(out)["permissions"] == (
+        "ok",
+        "the bot may post in the 4 channel(s) it was used in",
+    )

@@ -151,7 +151,7 @@ async def test_usage_shows_the_numbers(world):
 async def test_a_full_queue_refuses_and_says_when_to_try(world):
     await world.harness.restart(MAX_CONCURRENT_JOBS="1")
     await set_limits(world, {"max_queue": 1})
-    world.api.latency = 0.5
+    world.api.hold()  # one job runs, one waits, until the third was refused
     running = await world.imagine(world.alice, prompt="running")
     await running.wait_for_response()
     await world.wait_for_row(1, "running")
@@ -162,6 +162,7 @@ async def test_a_full_queue_refuses_and_says_when_to_try(world):
     text = await refused_text(refused)
     assert "queue is full (1 waiting)" in text
     assert re.search(r"<t:\d+:R>", text)
+    world.api.release()
     await waiting.wait_for_original(has_image, timeout=10)
     prompts = [call.json["promptObject"]["prompt"] for call in world.api.requests]
     assert "no room" not in prompts

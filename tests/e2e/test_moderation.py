@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from PIL import Image
+
+from bot.storage import moderation
+from tests.support.fake_discord import Permissions
+from tests.support.fake_discord.ratelimits import rule
+from tests.support.harness import MANAGE_GUILD
 
 
 def has_image(message) -> bool:
@@ -73,6 +79,11 @@ async def test_audit_turns_itself_off_when_forbidden_and_tells_a_moderator(world
     done = await world.imagine(prompt="a bunny")
     await done.wait_for_original(has_image, timeout=10)
     await world.wait_for_row(1, "succeeded")
+    # The audit post comes after the result is stored, and its 403 a round trip later.
+    for _ in range(500):
+        if (await moderation.audit_channel(world.bot.db, world.guild.id))[0] is None:
+            break
+        await asyncio.sleep(0.01)
     shown = await mod_command(world, "limits show")
     fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
     assert fields["Audit channel"] == "off"
@@ -157,3 +168,80 @@ async def test_status_for_moderators(world):
     assert fields["Database"].endswith("MiB")
     member = await world.discord.invoke_command(world.guild, world.channel, world.bob, "status")
     assert "Manage Server" in (await member.wait_for_original()).content
+
+
+async def test_forty_role_limits_are_shown_over_several_fields(world, discord_server):
+    roles = [discord_server.add_role(world.guild, f"tier-{n}") for n in range(40)]
+    for n, role in enumerate(roles):
+        await moderation.set_role_limit(world.bot.db, world.guild.id, role.id, 100 + n)
+    world.bot.guild_limits.invalidate(world.guild.id)
+    shown = await mod_command(world, "limits show")
+    [embed] = shown.embeds
+    role_fields = [f for f in embed["fields"] if f["name"].startswith("Role limits")]
+    assert len(role_fields) >= 2
+    lines = "\n".join(f["value"] for f in role_fields).splitlines()
+    assert sorted(lines) == sorted(f"<@&{r.id}>: {100 + n}" for n, r in enumerate(roles))
+    assert {f["name"] for f in embed["fields"]} >= {"Per member", "Audit channel"}
+    assert shown.mention_roles == []
+
+
+async def test_status_from_a_second_server_shows_nothing_of_the_first(world, discord_server):
+    await world.harness.restart(MAX_CONCURRENT_JOBS="1")
+    world.api.hold()  # one job runs, two wait, whatever the timing
+    for n, member in enumerate([world.alice, world.bob, world.mod]):
+        await (await world.imagine(member, prompt=f"first server {n}")).wait_for_response()
+    await world.wait_for_row(1, "running")
+    second = discord_server.add_guild(name="Second Server")
+    moderator = discord_server.add_member(second, "other-mod", permissions=MANAGE_GUILD)
+    status = await discord_server.invoke_command(second, second.text_channel, moderator, "status")
+    embed = (await status.wait_for_original()).embeds[0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["This server's queue"] == "0 waiting, 0 running"
+    assert fields["All servers"].startswith("2 waiting, 1 running")
+    assert str(world.guild.id) not in str(embed)
+    assert "Longest queues" not in fields
+
+    # The bot's owner sees which servers wait.
+    discord_server.join(second, discord_server.owner_user)
+    owner = await discord_server.invoke_command(
+        second, second.text_channel, discord_server.owner_user, "status"
+    )
+    fields = {f["name"]: f["value"] for f in (await owner.wait_for_original()).embeds[0]["fields"]}
+    assert f"server {world.guild.id}: 2 waiting" in fields["Longest queues"]
+    world.api.release()
+
+
+async def test_audit_without_embed_links_turns_itself_off_naming_the_permission(
+    world, discord_server
+):
+    audit = discord_server.add_channel(world.guild, name="audit")
+    bot_role = next(r for r in world.guild.roles.values() if r.managed)
+    discord_server.set_overwrite(audit, bot_role, deny=Permissions.EMBED_LINKS)
+    await mod_command(world, "moderation audit-channel set", {"channel": audit})
+    done = await world.imagine(prompt="a bunny")
+    await done.wait_for_original(has_image, timeout=10)
+    for _ in range(500):
+        if (await moderation.audit_channel(world.bot.db, world.guild.id))[0] is None:
+            break
+        await asyncio.sleep(0.01)
+    shown = await mod_command(world, "limits show")
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Audit channel"] == "off"
+    assert "Embed Links" in fields["⚠️ Auditing turned itself off"]
+    assert discord_server.channel_messages(audit) == []
+
+
+async def test_audit_posts_paced_by_their_channel_never_hold_back_results(world, discord_server):
+    await world.harness.restart(MAX_CONCURRENT_JOBS="2")
+    audit = discord_server.add_channel(world.guild, name="audit")
+    await mod_command(world, "moderation audit-channel set", {"channel": audit})
+    # One channel message per 5 s: the audit posts queue up behind their channel.
+    limits = discord_server.ratelimits
+    limits.rules["POST /channels/{channel_id}/messages"] = rule(1, 5.0, "slow-channel")
+    members = [discord_server.add_member(world.guild, f"m{n}") for n in range(6)]
+    interactions = [await world.imagine(m, prompt=f"audited {n}") for n, m in enumerate(members)]
+    for interaction in interactions:
+        await interaction.wait_for_original(has_image, timeout=20)
+    # Every result is out while the second audit post still waits for its turn.
+    assert len(discord_server.channel_messages(audit)) <= 1
+    assert limits.count_429() == 0

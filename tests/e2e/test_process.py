@@ -184,7 +184,7 @@ async def test_check_reports_token_database_and_invite(discord_server, onemin, t
     code, out, err = await run_cli("check", env=env, cwd=tmp_path)
     assert code == 0, err
     assert f"client_id={discord_server.application_id}" in out
-    assert "scope=bot+applications.commands" in out and "permissions=52224" in out
+    assert "scope=bot+applications.commands" in out and "permissions=274877959168" in out
 
     bad = {**env, "DISCORD_TOKEN": "wrong-token"}
     code, out, err = await run_cli("check", env=bad, cwd=tmp_path)

@@ -374,6 +374,10 @@ class FakeOneMin:
         self._calls = 0
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
+        self.released = asyncio.Event()
+        """Calls wait for this before answering: ``hold()`` clears it, ``release()`` sets
+        it; tests that need jobs to stay running whatever the timing use them."""
+        self.released.set()
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -397,6 +401,7 @@ class FakeOneMin:
     async def close(self) -> None:
         """Stop serving; hung calls and endless downloads end at once."""
         self._stopping.set()
+        self.released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -409,6 +414,14 @@ class FakeOneMin:
         await self.close()
 
     # -- scripting ------------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Calls arriving from now on wait (in flight) until :meth:`release`."""
+        self.released.clear()
+
+    def release(self) -> None:
+        """Let held calls, and every later one, answer."""
+        self.released.set()
 
     def script(self, *responses: Scripted) -> None:
         """Queue one-shot behaviours, used by the next calls in order."""
@@ -470,6 +483,7 @@ class FakeOneMin:
         )
         self._calls += 1
         call_number = self._calls
+        await self.released.wait()
         if self.latency:
             await self._sleep(self.latency)
         scripted = self._script.popleft() if self._script else None

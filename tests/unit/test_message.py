@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import discord
 
-from bot.jobs.message import JobMessage, JobMessages
+from bot.jobs.message import JobMessage, JobMessages, channel_nonce
 from bot.storage.jobs import Job
 from tests.support.jobs import make_job
 
@@ -85,3 +86,33 @@ async def test_an_abandoned_answer_stops_the_job():
     assert not waiting.done()
     message.abandon()
     assert await waiting is False
+
+
+def http_error(status: int, code: int, text: str) -> discord.HTTPException:
+    response = SimpleNamespace(status=status, reason=text)
+    return discord.HTTPException(response, {"code": code, "message": text})
+
+
+async def test_a_token_discord_calls_dead_is_never_used_again_and_is_forgotten():
+    forgotten: list[int] = []
+
+    async def forget(job_id: int) -> None:
+        forgotten.append(job_id)
+
+    messages = JobMessages(discord.Client(intents=discord.Intents.none()), on_token_dead=forget)
+    expired = messages.restored(job(id=7))
+    await expired._check_token(http_error(401, 50027, "Invalid Webhook Token"))
+    assert not expired.token_usable() and forgotten == [7]
+    unknown = messages.restored(job(id=8))
+    await unknown._check_token(http_error(404, 10015, "Unknown Webhook"))
+    assert not unknown.token_usable() and forgotten == [7, 8]
+    # Any other failure leaves the token alone.
+    gone = messages.restored(job(id=9))
+    await gone._check_token(http_error(404, 10008, "Unknown Message"))
+    assert gone.token_usable() and forgotten == [7, 8]
+
+
+def test_a_channel_nonce_is_the_same_for_every_attempt_and_fits_discords_25():
+    first, again = job(id=3), job(id=3)
+    assert channel_nonce(first) == channel_nonce(again) == str(FRESH_INTERACTION)
+    assert len(channel_nonce(job(id=10**9, interaction_id=None))) <= 25

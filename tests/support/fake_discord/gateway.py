@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,11 +62,20 @@ class GatewayFrame:
 class GatewayConnection:
     """One websocket connection; frames are sent in order by a writer task."""
 
-    def __init__(self, ws: web.WebSocketResponse, *, compress: str | None) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        *,
+        compress: str | None,
+        latency: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.ws = ws
         self.compress = compress
         self._compressor = zlib.compressobj() if compress == "zlib-stream" else None
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # (due time, payload): with latency, each frame leaves that long after it was
+        # queued, in order, without holding up the ones behind it.
+        self._queue: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
+        self._latency = latency
         self._writer: asyncio.Task[None] | None = None
         self.session: GatewaySession | None = None
         self.frames: list[GatewayFrame] = []
@@ -81,7 +91,8 @@ class GatewayConnection:
     def enqueue(self, payload: dict[str, Any]) -> None:
         """Queue a payload to be sent."""
         if not self.closed:
-            self._queue.put_nowait(payload)
+            due = asyncio.get_running_loop().time() + self._latency()
+            self._queue.put_nowait((due, payload))
 
     async def drain(self) -> None:
         """Wait until everything queued so far was written to the socket."""
@@ -91,8 +102,11 @@ class GatewayConnection:
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            payload = await self._queue.get()
+            due, payload = await self._queue.get()
             try:
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 if not self.closed:
                     raw = json.dumps(payload, separators=(",", ":")).encode()
                     if self._compressor is not None:
@@ -215,7 +229,11 @@ class GatewayServer:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0, compress=False)
         await ws.prepare(request)
         compress = request.query.get("compress")
-        conn = GatewayConnection(ws, compress=compress if compress == "zlib-stream" else None)
+        conn = GatewayConnection(
+            ws,
+            compress=compress if compress == "zlib-stream" else None,
+            latency=lambda: self.fake.latency,
+        )
         conn.start()
         self.connections.append(conn)
         try:
@@ -277,6 +295,10 @@ class GatewayServer:
                 return
             else:
                 return
+            arrived = loop.time()
+            if self.fake.latency:
+                # The frame's way to Discord; frames sent together arrive together.
+                await asyncio.sleep(max(arrived + self.fake.latency - loop.time(), 0.0))
             conn.frames.append(GatewayFrame("recv", payload, loop.time()))
             self.fake.gateway_received.append(payload)
             if not await self._handle_payload(conn, payload):
@@ -446,7 +468,7 @@ class GatewayServer:
             voice_states=[],
             members=[m.to_dict() for m in members],
             channels=[c.to_dict() for c in guild.channels.values()],
-            threads=[],
+            threads=[t.to_dict() for t in guild.threads.values() if not t.archived],
             presences=[],
             stage_instances=[],
             guild_scheduled_events=[],

@@ -239,9 +239,33 @@ class FakeRole:
 
 
 @dataclass(eq=False)
-class FakeChannel:
-    """A guild text channel (the only kind the fake serves), without permission overwrites.
+class Overwrite:
+    """A permission overwrite of a channel: a role's (``type`` 0) or a member's (1)."""
 
+    id: int
+    type: int
+    allow: int = 0
+    deny: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Overwrite object JSON."""
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "allow": str(self.allow),
+            "deny": str(self.deny),
+        }
+
+
+THREAD_TYPES = (10, 11, 12)
+"""Announcement, public and private thread channel types."""
+
+
+@dataclass(eq=False)
+class FakeChannel:
+    """A guild text channel, or a thread of one (``parent_id``, ``archived``, ``locked``).
+
+    ``overwrites`` are its permission overwrites (a thread uses its parent's).
     ``forbidden=True`` makes bot sends fail with 403/50013.
     """
 
@@ -252,16 +276,29 @@ class FakeChannel:
     position: int = 0
     forbidden: bool = False
     last_message_id: int | None = None
+    overwrites: list[Overwrite] = field(default_factory=list)
+    parent_id: int | None = None
+    owner_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+    @property
+    def is_thread(self) -> bool:
+        """Whether this is a thread."""
+        return self.type in THREAD_TYPES
 
     def to_dict(self) -> dict[str, Any]:
-        """Guild text channel object JSON."""
+        """Guild text channel (or thread) object JSON."""
+        if self.is_thread:
+            return self._thread_dict()
         return {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(self.guild_id),
             "name": self.name,
             "position": self.position,
-            "permission_overwrites": [],
+            "permission_overwrites": [o.to_dict() for o in self.overwrites],
             "parent_id": None,
             "flags": 0,
             "topic": None,
@@ -270,6 +307,31 @@ class FakeChannel:
             "last_message_id": str(self.last_message_id) if self.last_message_id else None,
             "last_pin_timestamp": None,
             "default_auto_archive_duration": 1440,
+        }
+
+    def _thread_dict(self) -> dict[str, Any]:
+        # discord-api-docs, "Threads" and "Channel Resource" (thread metadata).
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id or 0),
+            "name": self.name,
+            "flags": 0,
+            "rate_limit_per_user": 0,
+            "last_message_id": str(self.last_message_id) if self.last_message_id else None,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": iso(self.created_at),
+                "locked": self.locked,
+                "invitable": True,
+                "create_timestamp": iso(self.created_at),
+            },
         }
 
 
@@ -319,6 +381,8 @@ class FakeGuild:
     preferred_locale: str = "en-US"
     features: list[str] = field(default_factory=list)
     joined_at: dt.datetime = field(default_factory=utcnow)
+    premium_tier: int = 0
+    threads: dict[int, FakeChannel] = field(default_factory=dict)
 
     @property
     def default_role(self) -> FakeRole:
@@ -353,15 +417,17 @@ class FakeGuild:
         return perms
 
     def permissions_in(self, user_id: int, channel: FakeChannel) -> int:
-        """Channel permissions of a member (discord-api-docs compute_overwrites).
+        """Channel permissions of a member, overwrites included (see ``permissions``)."""
+        from .permissions import channel_permissions  # it needs these models
 
-        The fake's channels have no overwrites: the guild-level permissions, or none at
-        all without VIEW_CHANNEL (an administrator has every permission everywhere).
-        """
-        perms = self.base_permissions(user_id)
-        if not perms & Permissions.VIEW_CHANNEL:
-            return 0
-        return perms
+        return channel_permissions(self, user_id, channel)
+
+    @property
+    def upload_limit(self) -> int:
+        """Bytes per file the bot may upload to this guild's channels (its boost tier)."""
+        from .permissions import tier_upload_limit
+
+        return tier_upload_limit(self.premium_tier)
 
     def to_dict(self) -> dict[str, Any]:
         """Guild object JSON (without the GUILD_CREATE extra fields)."""
@@ -397,7 +463,7 @@ class FakeGuild:
             "max_video_channel_users": 25,
             "max_stage_video_channel_users": 50,
             "vanity_url_code": None,
-            "premium_tier": 0,
+            "premium_tier": self.premium_tier,
             "premium_subscription_count": 0,
             "premium_progress_bar_enabled": False,
             "preferred_locale": self.preferred_locale,
@@ -764,15 +830,6 @@ class FakeInteraction:
         """Original response (if any) followed by followups."""
         out = [self.original_message] if self.original_message is not None else []
         return out + self.followups
-
-    def _token_valid(self, now: float) -> bool:
-        if self.expired or self.dispatched_at is None:
-            return False
-        if now - self.dispatched_at > self.fake.interaction_token_lifetime:
-            return False
-        return not (
-            self.callback is None and now - self.dispatched_at > self.fake.initial_response_timeout
-        )
 
     # -- waiting -----------------------------------------------------------
     async def wait_for_response(

@@ -60,12 +60,14 @@ from .models import (
     FakeUser,
     Intents,
     InteractionType,
+    Overwrite,
     Permissions,
     RecordedRequest,
     SnowflakeGenerator,
     image_size,
     utcnow,
 )
+from .ratelimits import RateLimits
 from .rest import RestApi
 
 __all__ = ["FakeDiscord", "FakeDiscordTimeout"]
@@ -102,14 +104,19 @@ class FakeDiscord:
         self.shard_count = shard_count
         self.heartbeat_interval = 41250
         """HELLO ``heartbeat_interval`` in ms (what Discord sends)."""
-        self.upload_limit = DEFAULT_UPLOAD_LIMIT
-        """Per-file upload limit for channel messages (bytes)."""
         self.attachment_size_limit = DEFAULT_UPLOAD_LIMIT
         """Default ``attachment_size_limit`` of interactions (bytes)."""
         self.initial_response_timeout = 3.0
         """Seconds the bot has for the initial interaction response (Discord: 3)."""
         self.interaction_token_lifetime = 15 * 60.0
         """Seconds an interaction token stays valid (Discord: 15 minutes)."""
+        self.latency = 0.0
+        """Seconds each way between the bot and the fake: REST requests and their answers
+        are each delayed this long, and so is every gateway frame."""
+        self.ratelimits = RateLimits()
+        """Per-route, global and invalid-request limits (see ``ratelimits``)."""
+        self.late_acknowledgements: list[FakeInteraction] = []
+        """Interactions whose initial response came after ``initial_response_timeout``."""
 
         self.bot_user = FakeUser(
             id=self.application_id, username="FakeBot", discriminator="0001", bot=True
@@ -419,6 +426,74 @@ class FakeDiscord:
         self._dispatch_guild_event(guild, "CHANNEL_CREATE", channel.to_dict())
         return channel
 
+    # -- permissions, threads, boosts ---------------------------------------------------
+    def set_overwrite(
+        self,
+        channel: FakeChannel,
+        target: FakeRole | FakeUser,
+        *,
+        allow: int = 0,
+        deny: int = 0,
+    ) -> None:
+        """Set a role's or a member's permission overwrite on a channel (CHANNEL_UPDATE)."""
+        kind = 0 if isinstance(target, FakeRole) else 1
+        channel.overwrites = [o for o in channel.overwrites if o.id != target.id]
+        channel.overwrites.append(Overwrite(id=target.id, type=kind, allow=allow, deny=deny))
+        guild = self.guilds[channel.guild_id]
+        data = dict(channel.to_dict(), guild_id=str(guild.id))
+        self._dispatch_guild_event(guild, "CHANNEL_UPDATE", data)
+
+    def add_thread(
+        self,
+        parent: FakeChannel,
+        name: str,
+        *,
+        archived: bool = False,
+        locked: bool = False,
+    ) -> FakeChannel:
+        """Open a public thread in ``parent`` (THREAD_CREATE when it is active)."""
+        guild = self.guilds[parent.guild_id]
+        thread = FakeChannel(
+            id=self.snowflakes.next(),
+            guild_id=guild.id,
+            name=name,
+            type=11,  # PUBLIC_THREAD
+            parent_id=parent.id,
+            owner_id=guild.owner_id,
+            archived=archived,
+            locked=locked,
+        )
+        guild.threads[thread.id] = thread
+        self.channels[thread.id] = thread
+        if not archived:
+            data = dict(thread.to_dict(), newly_created=True)
+            self._dispatch_guild_event(guild, "THREAD_CREATE", data)
+        return thread
+
+    def update_thread(
+        self, thread: FakeChannel, *, archived: bool | None = None, locked: bool | None = None
+    ) -> None:
+        """Archive, unarchive, lock or unlock a thread (THREAD_UPDATE)."""
+        if archived is not None:
+            thread.archived = archived
+        if locked is not None:
+            thread.locked = locked
+        guild = self.guilds[thread.guild_id]
+        self._dispatch_guild_event(guild, "THREAD_UPDATE", thread.to_dict())
+
+    def set_premium_tier(self, guild: FakeGuild, tier: int) -> None:
+        """Change a guild's boost tier, and with it its upload limit (GUILD_UPDATE)."""
+        if tier not in (0, 1, 2, 3):
+            raise ValueError("boost tiers are 0 to 3")
+        guild.premium_tier = tier
+        self._dispatch_guild_event(guild, "GUILD_UPDATE", guild.to_dict())
+
+    def join(self, guild: FakeGuild, user: FakeUser, *, roles: Sequence[FakeRole] = ()) -> None:
+        """Make an existing user (the application's owner, say) a member of ``guild``."""
+        guild.members[user.id] = FakeMember(
+            user=user, guild_id=guild.id, roles=[r.id for r in roles]
+        )
+
     def add_role(
         self,
         guild: FakeGuild,
@@ -620,6 +695,9 @@ class FakeDiscord:
         perms = guild.permissions_in(user.id, channel)
         if not perms & Permissions.VIEW_CHANNEL:
             raise PermissionError(f"{user.username} cannot see #{channel.name}")
+        if channel.is_thread and channel.archived:
+            # discord-api-docs, "Threads": no application commands in archived threads.
+            raise PermissionError(f"#{channel.name} is an archived thread")
         channel_payload = channel.to_dict()
         channel_payload["permissions"] = str(perms)
         return {

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+from .emoji import check_emoji
 from .models import MessageFlags, iter_components
 
 # -- errors ------------------------------------------------------------------------
@@ -49,6 +50,25 @@ def already_acknowledged() -> ApiError:
 def unknown_webhook() -> ApiError:
     """404 Unknown Webhook (10015)."""
     return api_error(404, 10015, "Unknown Webhook")
+
+
+def invalid_webhook_token() -> ApiError:
+    """401 Invalid Webhook Token (50027): an interaction token past its 15 minutes.
+
+    The code is documented ("Opcodes and Status Codes"); that an expired interaction
+    token answers it with 401, rather than 404/10015, is what developers report.
+    """
+    return api_error(401, 50027, "Invalid Webhook Token")
+
+
+def thread_locked() -> ApiError:
+    """403 Thread is locked (160005; the status is an assumption: a permission refusal)."""
+    return api_error(403, 160005, "Thread is locked")
+
+
+def thread_archived() -> ApiError:
+    """400 Tried to perform an operation on an archived thread (50083)."""
+    return api_error(400, 50083, "Tried to perform an operation on an archived thread")
 
 
 def unknown_message() -> ApiError:
@@ -694,6 +714,7 @@ def _validate_button(errors: FormErrors, path: Path, button: dict[str, Any]) -> 
                 "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED",
                 "Buttons need a label or an emoji",
             )
+    check_emoji(errors, (*path, "emoji"), button.get("emoji"))
     if button.get("disabled") is not None:
         _check_bool(errors, (*path, "disabled"), button["disabled"])
 
@@ -727,6 +748,7 @@ def _validate_select(errors: FormErrors, path: Path, select: dict[str, Any]) -> 
                 continue
             _check_length(errors, (*opath, "label"), option.get("label"), 1, 100)
             _check_length(errors, (*opath, "value"), option.get("value"), 1, 100)
+            check_emoji(errors, (*opath, "emoji"), option.get("emoji"))
             if option.get("description") is not None:
                 _check_length(errors, (*opath, "description"), option["description"], 0, 100)
             value = option.get("value")
@@ -918,6 +940,8 @@ def validate_message_payload(payload: Any, *, errors: FormErrors | None = None) 
         return errors
     content = payload.get("content")
     if content is not None:
+        # discord-api-docs: "up to 2000 characters" (discord-api-spec's create and
+        # edit schemas allow 4000, what Nitro members may send; a bot has 2000).
         _check_length(errors, ("content",), content, 0, 2000)
     validate_embeds(errors, payload.get("embeds"))
     flags = payload.get("flags")

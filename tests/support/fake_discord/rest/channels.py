@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -10,6 +11,12 @@ from ..models import (
     FakeChannel,
     FakeMessage,
     Permissions,
+)
+from ..permissions import (
+    check_edit,
+    check_send,
+    earlier_by_nonce,
+    without_embeds_unless_allowed,
 )
 from ..validate import (
     FormErrors,
@@ -73,14 +80,18 @@ class ChannelRoutes(Routes):
         channel = self._channel(request)
         guild = fake.guilds[channel.guild_id]
         perms = guild.permissions_in(fake.bot_user.id, channel)
-        if channel.forbidden or not perms & Permissions.SEND_MESSAGES:
-            await request.release()
-            raise missing_permissions()
-        body, uploads = await read_body(request, size_limit=fake.upload_limit)
+        unarchives = check_send(channel, perms)
+        body, uploads = await read_body(request, size_limit=guild.upload_limit)
         if uploads and not perms & Permissions.ATTACH_FILES:
             raise missing_permissions()
+        earlier = earlier_by_nonce(fake, fake.bot_user.id, body, time.time())
+        if earlier is not None:
+            return json_response(earlier.to_dict())
+        body = without_embeds_unless_allowed(body, perms)
         message = self.messages.build(body, uploads, channel=channel)
         fake._store_message(message)
+        if unarchives:
+            fake.update_thread(channel, archived=False)
         fake._notify()
         return json_response(message.to_dict())
 
@@ -88,9 +99,13 @@ class ChannelRoutes(Routes):
         """PATCH /channels/{channel_id}/messages/{message_id}."""
         channel = self._channel(request)
         message = self._channel_message(request, channel)
-        body, uploads = await read_body(request, size_limit=self.fake.upload_limit)
+        guild = self.fake.guilds[channel.guild_id]
+        perms = guild.permissions_in(self.fake.bot_user.id, channel)
+        check_edit(channel, perms)
+        body, uploads = await read_body(request, size_limit=guild.upload_limit)
         if message.author is not self.fake.bot_user:
             raise api_error(403, 50005, "Cannot edit a message authored by another user")
+        body = without_embeds_unless_allowed(body, perms)
         self.messages.edit(message, body, uploads, via="channel")
         self.fake._dispatch_message_event("MESSAGE_UPDATE", message)
         self.fake._notify()

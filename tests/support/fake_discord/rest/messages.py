@@ -300,8 +300,9 @@ class MessageBuilder:
             candidate.components = assign_component_ids(payload["components"] or [])
         if attachments is not None:
             candidate.attachments = attachments
-        if "allowed_mentions" in payload:
-            candidate.allowed_mentions = payload["allowed_mentions"]
+        # discord-api-docs, Edit Message: an edit's mentions follow its own
+        # allowed_mentions, or the defaults, never those of the message's creation.
+        candidate.allowed_mentions = payload.get("allowed_mentions")
         if flags & MessageFlags.IS_COMPONENTS_V2 and (candidate.content or candidate.embeds):
             errors.add(
                 ("flags",),
@@ -327,8 +328,13 @@ class MessageBuilder:
         message.edits.append(
             MessageEdit(at=now, payload=payload, uploads=uploads, before=before, via=via)
         )
-        self.apply_mentions(
-            message,
-            default_parse=(["users"] if message.interaction else ["users", "roles", "everyone"]),
-        )
+        if "content" in payload or "components" in payload:
+            # Mentions are rebuilt only when the content (or, with Components V2,
+            # the components) changed.
+            self.apply_mentions(
+                message,
+                default_parse=(
+                    ["users"] if message.interaction else ["users", "roles", "everyone"]
+                ),
+            )
         return message

@@ -22,10 +22,12 @@ from ..models import (
     MessageFlags,
     RecordedRequest,
 )
+from ..permissions import check_edit
 from ..validate import (
     ApiError,
     FormErrors,
     already_acknowledged,
+    invalid_webhook_token,
     unknown_interaction,
     unknown_message,
     unknown_webhook,
@@ -45,6 +47,8 @@ class WebhookRoutes(Routes):
     def __init__(self, fake: FakeDiscord, messages: MessageBuilder) -> None:
         super().__init__(fake)
         self.messages = messages
+        self.dead_tokens: dict[str, int] = {}
+        """Tokens whose webhook answered 401 or 404 (Unknown Webhook), with that status."""
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """Register the routes."""
@@ -112,6 +116,7 @@ class WebhookRoutes(Routes):
         if interaction.expired or interaction.dispatched_at is None:
             raise unknown_interaction()
         if rec.time - interaction.dispatched_at > fake.initial_response_timeout:
+            fake.late_acknowledgements.append(interaction)
             raise unknown_interaction()
         body, uploads = await read_body(request, size_limit=interaction.attachment_size_limit)
         if interaction.callback is not None:
@@ -211,13 +216,30 @@ class WebhookRoutes(Routes):
     def _webhook_interaction(self, request: web.Request) -> FakeInteraction:
         fake = self.fake
         rec: RecordedRequest = request[RECORD_KEY]
+        token = request.match_info["token"]
+        if token in self.dead_tokens:
+            # discord-api-docs, "Rate Limits": a webhook that answered 404 must not be
+            # used again; the same holds for a token that answered 401.
+            fake.protocol_errors.append(
+                f"http: {rec.method} {rec.path.split('/' + token)[0]}/<token>... reuses an "
+                f"interaction token that already answered {self.dead_tokens[token]}"
+            )
         if request.match_info["application_id"] != str(fake.application_id):
             raise unknown_webhook()
-        interaction = fake._interactions_by_token.get(request.match_info["token"])
+        interaction = fake._interactions_by_token.get(token)
         if interaction is None:
+            self.dead_tokens[token] = 404
             raise unknown_webhook()
         interaction.responses.append(rec)
-        if not interaction._token_valid(rec.time):
+        if interaction.dispatched_at is None:
+            raise unknown_webhook()
+        age = rec.time - interaction.dispatched_at
+        if interaction.expired or age > fake.interaction_token_lifetime:
+            self.dead_tokens[token] = 401
+            raise invalid_webhook_token()
+        if interaction.callback is None and age > fake.initial_response_timeout:
+            # Not answered within 3 s: the token was invalidated and its webhook never made.
+            self.dead_tokens[token] = 404
             raise unknown_webhook()
         return interaction
 
@@ -267,6 +289,8 @@ class WebhookRoutes(Routes):
         """PATCH /webhooks/{application_id}/{token}/messages/{id|@original}."""
         interaction = self._webhook_interaction(request)
         message = self._webhook_message(request, interaction)
+        channel = interaction.channel
+        check_edit(channel, interaction.guild.permissions_in(self.fake.bot_user.id, channel))
         body, uploads = await read_body(request, size_limit=interaction.attachment_size_limit)
         if message.deleted:
             raise unknown_message()
