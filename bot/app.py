@@ -92,7 +92,9 @@ class ImagineBot(commands.AutoShardedBot):
             download_timeout=settings.onemin_timeout_seconds,
             workers=settings.max_concurrent_jobs,
         )
-        self.retention = RetentionTask(db, retention_days=settings.retention_days)
+        self.retention = RetentionTask(
+            db, retention_days=settings.retention_days, on_pruned=self.jobs.book.pruned
+        )
 
     async def setup_hook(self) -> None:
         """Register the job buttons (so old messages' buttons work) and load the cogs."""

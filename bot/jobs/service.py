@@ -1,13 +1,15 @@
 """The job service: the one owner of a job's life, from the interaction to the result.
 
-``submit`` checks and admits a request, stores it, queues it and answers
-the member; the worker loop runs each job in two stages, each holding its
-own slot: the *pipeline* (API call, download, fit) holds one of
+``submit`` checks and admits a request (in memory, see
+:mod:`bot.jobs.admission`), stores it (by group commit, see
+:mod:`bot.storage.writer`), queues it and answers the member; the worker
+loop runs each job in two stages, each holding its own slot: the
+*pipeline* (API call, download, fit) holds one of
 ``MAX_CONCURRENT_JOBS`` API slots, the *delivery* (posting the result)
 one of ``DELIVERY_SLOTS``. A job takes its delivery slot before it gives
 back its API slot, so at most API + delivery slots images are in memory at
 once. Every status change is made here, through a named function of
-:mod:`bot.storage.jobs`.
+:mod:`bot.storage.jobs`, and then told to the usage book.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.audit import Auditor
 from bot.cache import GuildLimits, WordFilters
 from bot.errors import UserFacingError, reply_ephemeral
 from bot.images import FetchedImage
+from bot.jobs.admission import UsageBook
 from bot.jobs.buttons import load_job, may_manage, queued_view
 from bot.jobs.delivery import deliver
 from bot.jobs.errors import JobError
@@ -40,6 +43,7 @@ from bot.storage import jobs as job_store
 from bot.storage import limits as limits_store
 from bot.storage.database import Database
 from bot.storage.jobs import Job, NewRequest, Status
+from bot.storage.writer import RequestWriter
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -130,6 +134,11 @@ class Jobs:
         self._dispatcher: asyncio.Task[None] | None = None
         self._in_flight = InFlight()
         self.average_seconds = INITIAL_JOB_SECONDS
+        # Each server's use, in memory: admission never waits for the database.
+        self.book = UsageBook(
+            lambda guild_id, since: limits_store.load_guild_usage(db, guild_id, since=since)
+        )
+        self.writer = RequestWriter(db)
 
     # -- reading -------------------------------------------------------------
 
@@ -196,28 +205,44 @@ class Jobs:
             interaction_token=interaction.token,
             attachment_limit=interaction.filesize_limit,
         )
-        now = time.time()
+        # Each of these is read from the database once per server, then kept:
+        # after the first request of a server, none of them awaits anything.
         words = await self._word_filters.get(request.guild_id)
         if words.find(prompt) is not None:
-            await job_store.record_refusal(self._db, request, "blocked", now=now)
-            # Answer first: the audit post is a Discord call of its own.
+            # Answer first (the row is written meanwhile); the audit post is a
+            # Discord call of its own.
+            stored = self.writer.add(job_store.refused_row(request, "blocked", now=time.time()))
             await reply_ephemeral(
                 interaction,
                 "This prompt uses a word this server's moderators have blocked. Try rewording it.",
             )
+            await stored
             await self._audit.blocked(request.guild_id, request.channel_id, request.user_id, prompt)
             return
         roles = [role.id for role in getattr(interaction.user, "roles", ())]
         limits = await self._guild_limits.for_member(request.guild_id, roles)
+        usage = await self.book.guild(request.guild_id)
+        # Decided and charged in one synchronous step: the last slot has one winner.
+        now = time.time()
         try:
-            job = await limits_store.admit(
-                self._db, request, limits, now=now, queue_wait=self.estimated_wait(1)
+            charge = usage.admit(
+                request.user_id, limits, now=now, queue_wait=self.estimated_wait(1)
             )
         except RefusedError as refused:
             # Answer first, then keep the refused attempt in the usage log.
+            limit = refused.refusal.limit.value
+            stored = self.writer.add(job_store.refused_row(request, limit, now=now))
             await reply_ephemeral(interaction, refused.refusal.message)
-            await job_store.record_refusal(self._db, request, refused.refusal.limit.value, now=now)
+            await stored
             return
+        try:
+            # The answer waits for the row's commit: a crash must never leave
+            # a member with an answer for a job the database does not have.
+            job = await self.writer.add(job_store.queued_row(request, now=now))
+        except Exception:
+            usage.withdraw(charge)
+            raise
+        usage.stored(charge, job.id)
         await self._queue_and_answer(interaction, job)
 
     async def _queue_and_answer(self, interaction: discord.Interaction[Any], job: Job) -> None:
@@ -241,8 +266,10 @@ class Jobs:
             self.queue.remove(job.id)
             self.messages.forget(job.id)
             await job_store.mark_cancelled(self._db, job.id, now=time.time())
+            self.book.refunded(job)
             raise
-        await job_store.set_response_message(self._db, job.id, message_id)
+        # Not awaited: written with the next batch, or when the job starts.
+        self.writer.defer_response_message(job.id, message_id)
 
     # -- cancelling --------------------------------------------------------------
 
@@ -254,6 +281,7 @@ class Jobs:
         if self.queue.remove(job.id) is None:
             raise UserFacingError("Too late to cancel: that job has already started or ended.")
         await job_store.mark_cancelled(self._db, job.id, now=time.time())
+        self.book.refunded(job)
         message = self.messages.get(job.id) or self.messages.restored(job)
         self.messages.forget(job.id)
         log.info("Job %d cancelled by user %d", job.id, interaction.user.id)
@@ -274,9 +302,11 @@ class Jobs:
                     kind="interrupted",
                     detail="the bot stopped while this job was running, twice",
                 )
+                self.book.refunded(job)
                 continue
             if job.status is Status.RUNNING:
                 await job_store.mark_requeued(self._db, job.id)
+                self.book.requeued(job)
             self.messages.restored(job)
             self.queue.enqueue(job)
             restored += 1
@@ -309,6 +339,8 @@ class Jobs:
             if pending:
                 log.warning("%d running job(s) did not finish in time; requeued", len(pending))
         await self.messages.close()
+        # Response ids still waiting for a batch are written before the database closes.
+        await self.writer.close()
 
     async def _dispatch(self) -> None:
         while True:
@@ -331,7 +363,14 @@ class Jobs:
             if not await message.wait_answered():
                 return  # the response failed; submit cancelled the job
             started = time.time()
-            await job_store.mark_running(self._db, job.id, now=started)
+            await job_store.mark_running(
+                self._db,
+                job.id,
+                now=started,
+                # The answer's id rides with this write if no batch took it yet.
+                response_message_id=self.writer.take_response_message(job.id),
+            )
+            self.book.started(job)
             # The "generating" edit runs beside the API call rather than before
             # it; it is awaited before the outcome, so it can never land last.
             running = asyncio.create_task(message.show_running())
@@ -363,6 +402,7 @@ class Jobs:
         except asyncio.CancelledError:
             # Shutdown cut it off: leave it queued for the next start.
             await asyncio.shield(job_store.mark_requeued(self._db, job.id))
+            self.book.requeued(job)
             raise
         except Exception:
             # Every expected failure is a JobError; this is a bug, and one bad
@@ -371,6 +411,7 @@ class Jobs:
             await job_store.mark_failed(
                 self._db, job.id, now=time.time(), kind="internal", detail="unexpected error"
             )
+            self.book.refunded(job)
         finally:
             if holds_api_slot:
                 self._api_slots.release()
@@ -397,6 +438,7 @@ class Jobs:
                 detail="the channel is gone or the bot may not post there",
                 api_seconds=api_seconds,
             )
+            self.book.refunded(job)
             return
         await job_store.mark_succeeded(
             self._db,
@@ -408,6 +450,7 @@ class Jobs:
             image_bytes=len(image.data),
             api_seconds=api_seconds,
         )
+        self.book.succeeded(job)
         await self._audit.generated(
             job, channel_id=delivered.channel_id, message_id=delivered.message_id
         )
@@ -439,6 +482,7 @@ class Jobs:
             detail=error.detail,
             api_seconds=api_seconds,
         )
+        self.book.refunded(job)
         await message.show_error(error.user_message)
 
     def _queue_moved(self, guild_id: int) -> None:
