@@ -72,11 +72,15 @@ async def warm_up(fake: FakeDiscord, requester: Requester) -> None:
     await interaction.wait_for_response(timeout=10)
 
 
-# -- 1. acknowledgement latency, in process ------------------------------------------
+# -- 1. acknowledgement latency -----------------------------------------------------
+
+IN_PROCESS = "in process"
+CHILD = "child process"
+MODES = (IN_PROCESS, CHILD)
 
 
 async def ack_ours(jobs: int, servers: int, latency: float) -> list[float]:
-    """Acknowledgement latencies of the real bot for one burst."""
+    """Acknowledgement latencies of the real bot, in this process, for one burst."""
     async with fakes(latency) as (discord_fake, api):
         image = make_image(SIZES["1:1"], 1, fmt="WEBP")
         api.script(*(Scripted.with_image(image) for _ in range(jobs + 1)))
@@ -100,7 +104,7 @@ async def ack_ours(jobs: int, servers: int, latency: float) -> list[float]:
 
 
 async def ack_bare(jobs: int, servers: int) -> list[float]:
-    """Acknowledgement latencies of the bare discord.py bot for one burst."""
+    """Acknowledgement latencies of the bare discord.py bot, in this process, for one burst."""
     async with fakes() as (discord_fake, _):
         _, requesters = populate(discord_fake, guilds=servers, members=jobs + 1, busy=servers)
         with discord_fake.patch_discord_py():
@@ -118,42 +122,95 @@ async def ack_bare(jobs: int, servers: int) -> list[float]:
     return latencies
 
 
-async def run_ack(jobs: int, servers: int, latency: float, rounds: int) -> dict[str, Any]:
-    """Alternate rounds of both bots; pool the latencies of every round."""
-    logs = LogCounter.install()
-    ours: list[float] = []
-    bare: list[float] = []
-    per_round = []
-    for n in range(rounds):
-        # Alternate who goes first, so neither always runs on a warmer process.
-        order = ("ours", "bare") if n % 2 == 0 else ("bare", "ours")
-        got: dict[str, list[float]] = {}
-        for who in order:
-            if who == "ours":
-                got[who] = await ack_ours(jobs, servers, latency)
+async def ack_child(kind: str, jobs: int, servers: int, latency: float) -> list[float]:
+    """Acknowledgement latencies of one bot alone in a child process, for one burst.
+
+    The fakes stay in this process; the child is started for the burst (after an
+    uncounted warm-up command) and stopped after it, so no round inherits another's
+    memory or database.
+    """
+    async with fakes(latency) as (discord_fake, api):
+        _, requesters = populate(discord_fake, guilds=servers, members=jobs + 1, busy=servers)
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            if kind == "ours":
+                image = make_image(SIZES["1:1"], 1, fmt="WEBP")
+                api.script(*(Scripted.with_image(image) for _ in range(jobs + 1)))
+                # Only the acknowledgements are measured: stop without waiting long.
+                env = {**imagine_env(discord_fake, api, workdir), "SHUTDOWN_GRACE_SECONDS": "1"}
+                module = "bot"
             else:
-                got[who] = await ack_bare(jobs, servers)
-        ours += got["ours"]
-        bare += got["bare"]
-        per_round.append({who: summary_ms(values) for who, values in got.items()})
+                env = {"DISCORD_TOKEN": discord_fake.token, "DISCORD_API_URL": discord_fake.api_url}
+                module = "bench.barebot"
+            child = BotProcess(module, env, workdir)
+            await child.start()
+            try:
+                await child.wait_ready(timeout=120)
+                await warm_up(discord_fake, requesters[-1])
+                interactions = await fire(discord_fake, requesters[:-1])
+                latencies = await wait_acked(interactions, timeout=15)
+            finally:
+                await child.stop()
+    return latencies
+
+
+async def one_burst(mode: str, who: str, jobs: int, servers: int, latency: float) -> list[float]:
+    """One burst of ``jobs`` to one bot (``ours`` / ``bare``) in one mode."""
+    if mode == CHILD:
+        return await ack_child(who, jobs, servers, latency)
+    if who == "ours":
+        return await ack_ours(jobs, servers, latency)
+    return await ack_bare(jobs, servers)
+
+
+def compare(ours: list[float], bare: list[float]) -> dict[str, Any]:
+    """Both bots' figures for pooled latencies, and their ratios."""
     o, b = summary_ms(ours), summary_ms(bare)
     return {
-        "jobs": jobs,
-        "servers": servers,
-        "rounds": rounds,
-        "api_latency_s": latency,
         "ours": o,
         "bare": b,
         "ours_first_ms": min(ours) * 1000,
         "bare_first_ms": min(bare) * 1000,
         "median_ratio": o["median_ms"] / b["median_ms"],
         "p99_ratio": o["p99_ms"] / b["p99_ms"],
-        "target_ratio": ACK_TARGET,
         "late_ours": sum(1 for v in ours if v > DISCORD_ACK_LIMIT),
         "late_bare": sum(1 for v in bare if v > DISCORD_ACK_LIMIT),
-        "per_round": per_round,
-        "log": logs.summary(),
     }
+
+
+async def run_ack(
+    bursts: list[int], servers: int, latency: float, rounds: int, modes: list[str]
+) -> list[dict[str, Any]]:
+    """For each mode and burst size, alternate rounds of both bots; pool every round."""
+    logs = LogCounter.install()
+    results = []
+    for mode in modes:
+        for jobs in bursts:
+            ours: list[float] = []
+            bare: list[float] = []
+            per_round = []
+            for n in range(rounds):
+                # Alternate who goes first, so neither always runs on a warmer machine.
+                order = ("ours", "bare") if n % 2 == 0 else ("bare", "ours")
+                got = {who: await one_burst(mode, who, jobs, servers, latency) for who in order}
+                ours += got["ours"]
+                bare += got["bare"]
+                per_round.append({"ours": summary_ms(got["ours"]), "bare": summary_ms(got["bare"])})
+            results.append(
+                {
+                    "mode": mode,
+                    "jobs": jobs,
+                    "servers": servers,
+                    "rounds": rounds,
+                    "api_latency_s": latency,
+                    "target_ratio": ACK_TARGET,
+                    **compare(ours, bare),
+                    "per_round": per_round,
+                }
+            )
+    if results:
+        results[-1]["log"] = logs.summary()
+    return results
 
 
 # -- 2. memory, one child process per bot -----------------------------------------------
@@ -324,38 +381,40 @@ def size(n: int) -> str:
     return f"{mib(n):.1f} MiB ({n / 1e6:.1f} MB)"
 
 
-def report_ack(r: dict[str, Any]) -> None:
-    """Print the acknowledgement figures."""
-    o, b = r["ours"], r["bare"]
-    print(
-        f"acknowledgement latency: burst of {r['jobs']} /imagine across {r['servers']} servers,"
-        f" {r['rounds']} round(s), bots in this process (API latency {r['api_latency_s']:g} s)"
-    )
-    print(
-        f"  imagine bot: median {o['median_ms']:.0f} ms, p99 {o['p99_ms']:.0f} ms,"
-        f" first {r['ours_first_ms']:.0f} ms, last {o['max_ms']:.0f} ms"
-    )
-    print(
-        f"  bare bot:    median {b['median_ms']:.0f} ms, p99 {b['p99_ms']:.0f} ms,"
-        f" first {r['bare_first_ms']:.0f} ms, last {b['max_ms']:.0f} ms"
-    )
-    target = r["target_ratio"]
-    print(
-        f"  ratio: median {r['median_ratio']:.2f} ({verdict(r['median_ratio'] <= target)}),"
-        f" p99 {r['p99_ratio']:.2f} ({verdict(r['p99_ratio'] <= target)}); target <= {target}"
-    )
-    print(
-        f"  not acknowledged within Discord's 3 s: imagine bot {r['late_ours']},"
-        f" bare bot {r['late_bare']}"
-    )
-    for n, rnd in enumerate(r["per_round"], start=1):
+def report_ack(results: list[dict[str, Any]]) -> None:
+    """Print the acknowledgement figures, one block per mode and burst size."""
+    for r in results:
+        o, b = r["ours"], r["bare"]
         print(
-            f"    round {n}: imagine bot median {rnd['ours']['median_ms']:.0f} / p99"
-            f" {rnd['ours']['p99_ms']:.0f} ms; bare bot median {rnd['bare']['median_ms']:.0f} /"
-            f" p99 {rnd['bare']['p99_ms']:.0f} ms"
+            f"acknowledgement latency ({r['mode']}): burst of {r['jobs']} /imagine across"
+            f" {r['servers']} servers, {r['rounds']} round(s)"
+            f" (API latency {r['api_latency_s']:g} s)"
         )
-    for line in r["log"]:
-        print(f"  log: {line}")
+        print(
+            f"  imagine bot: median {o['median_ms']:.0f} ms, p99 {o['p99_ms']:.0f} ms,"
+            f" first {r['ours_first_ms']:.0f} ms, last {o['max_ms']:.0f} ms"
+        )
+        print(
+            f"  bare bot:    median {b['median_ms']:.0f} ms, p99 {b['p99_ms']:.0f} ms,"
+            f" first {r['bare_first_ms']:.0f} ms, last {b['max_ms']:.0f} ms"
+        )
+        target = r["target_ratio"]
+        print(
+            f"  ratio: median {r['median_ratio']:.2f} ({verdict(r['median_ratio'] <= target)}),"
+            f" p99 {r['p99_ratio']:.2f} ({verdict(r['p99_ratio'] <= target)}); target <= {target}"
+        )
+        print(
+            f"  not acknowledged within Discord's 3 s: imagine bot {r['late_ours']},"
+            f" bare bot {r['late_bare']}"
+        )
+        for n, rnd in enumerate(r["per_round"], start=1):
+            print(
+                f"    round {n}: imagine bot median {rnd['ours']['median_ms']:.0f} / p99"
+                f" {rnd['ours']['p99_ms']:.0f} ms; bare bot median {rnd['bare']['median_ms']:.0f}"
+                f" / p99 {rnd['bare']['p99_ms']:.0f} ms"
+            )
+        for line in r.get("log", []):
+            print(f"  log: {line}")
 
 
 def report_memory(r: dict[str, Any]) -> None:
@@ -411,10 +470,20 @@ def report_memory(r: dict[str, Any]) -> None:
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=200, help="requests in the burst")
+    parser.add_argument(
+        "--bursts",
+        default="200,800",
+        help="comma-separated burst sizes of the acknowledgement part",
+    )
+    parser.add_argument(
+        "--modes",
+        default="in-process,child",
+        help="where the bots run in the acknowledgement part: in-process, child, or both",
+    )
+    parser.add_argument("--jobs", type=int, default=200, help="requests in the memory burst")
     parser.add_argument("--servers", type=int, default=40, help="servers the burst comes from")
     parser.add_argument("--guilds", type=int, default=1000, help="servers of the memory runs")
-    parser.add_argument("--rounds", type=int, default=3, help="in-process acknowledgement rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="acknowledgement rounds")
     parser.add_argument("--latency", type=float, default=0.5, help="fake API latency (s)")
     parser.add_argument("--image-mb", type=float, default=5.0, help="image size for the peak")
     parser.add_argument(
@@ -430,7 +499,12 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if not args.skip_ack:
-        results["ack"] = asyncio.run(run_ack(args.jobs, args.servers, args.latency, args.rounds))
+        bursts = [int(n) for n in args.bursts.split(",") if n]
+        named = {"in-process": IN_PROCESS, "child": CHILD}
+        modes = [named[m] for m in args.modes.split(",") if m]
+        results["ack"] = asyncio.run(
+            run_ack(bursts, args.servers, args.latency, args.rounds, modes)
+        )
         report_ack(results["ack"])
     if not args.skip_memory:
         extra_env = dict(item.split("=", 1) for item in args.child_env)
