@@ -238,6 +238,11 @@ class UsageBook:
             return usage
         return await self._loads.get(guild_id)
 
+    def prefetch(self, guild_id: int) -> None:
+        """Start loading a server's counts if they are not in memory yet."""
+        if guild_id not in self._guilds:
+            self._loads.prefetch(guild_id)
+
     async def usage(self, guild_id: int, user_id: int, *, now: float) -> Usage:
         """A member's and the server's use, as /usage shows it."""
         return (await self.guild(guild_id)).usage(user_id, now=now)
@@ -275,7 +280,7 @@ class UsageBook:
         servers with nothing left to count are forgotten (loaded again when
         next seen), so memory holds only the servers active in the last day.
         """
-        moment = min(older_than, self._clock() - DAY)
+        moment = max(older_than, self._clock() - DAY)
         for guild_id, usage in list(self._guilds.items()):
             usage.forget_before(moment)
             if usage.is_idle():

@@ -207,6 +207,10 @@ class Jobs:
         )
         # Each of these is read from the database once per server, then kept:
         # after the first request of a server, none of them awaits anything.
+        # The first request reads all three at once, not one after the other.
+        self._word_filters.prefetch(request.guild_id)
+        self._guild_limits.prefetch(request.guild_id)
+        self.book.prefetch(request.guild_id)
         words = await self._word_filters.get(request.guild_id)
         if words.find(prompt) is not None:
             # Answer first (the row is written meanwhile); the audit post is a
@@ -292,6 +296,7 @@ class Jobs:
     async def restore(self) -> int:
         """Rebuild the queue from the database; return how many jobs were restored."""
         restored = 0
+        lost: list[JobMessage] = []
         for job in await job_store.unfinished(self._db):
             if job.status is Status.RUNNING and job.attempts >= MAX_ATTEMPTS:
                 log.warning("Job %d was interrupted %d times; giving up", job.id, job.attempts)
@@ -307,9 +312,16 @@ class Jobs:
             if job.status is Status.RUNNING:
                 await job_store.mark_requeued(self._db, job.id)
                 self.book.requeued(job)
-            self.messages.restored(job)
+            message = self.messages.restored(job)
+            if job.result_message_id is None:
+                lost.append(message)
             self.queue.enqueue(job)
             restored += 1
+        # Answers whose id a crash lost before it was written: ask Discord.
+        found = await asyncio.gather(*(message.find_answer() for message in lost))
+        for message, message_id in zip(lost, found, strict=True):
+            if message_id is not None:
+                await job_store.set_response_message(self._db, message.job.id, message_id)
         if restored:
             log.info("Restored %d queued job(s) from the database", restored)
         return restored
@@ -341,6 +353,7 @@ class Jobs:
         await self.messages.close()
         # Response ids still waiting for a batch are written before the database closes.
         await self.writer.close()
+        log.info("Request rows: %s", self.writer.commit_wait_summary())
 
     async def _dispatch(self) -> None:
         while True:

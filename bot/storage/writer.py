@@ -3,9 +3,10 @@
 A burst of /imagine would otherwise make one database round trip per
 request, each a hand-off to aiosqlite's thread and back, while the members
 wait for their answer. Here a request adds its row and waits for the batch
-it joined: the first row of a quiet moment is written at the next turn of
-the event loop, and the rows that arrive while a batch is being written go
-together in the next one, so batches grow with the load by themselves.
+it joined: the rows added before the next turn of the event loop go in one
+multi-row INSERT (one statement, one transaction, one round trip), so
+batches grow with the load by themselves; rows that come while a batch is
+being written start the next batch at once rather than wait for it.
 
 The answer to a member waits for the row's commit (see ``Jobs.submit``), so
 a crash never leaves a member with an answer for a job the database does
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 
 from bot.storage import jobs as job_store
 from bot.storage.database import Database
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 500
 # How long a response's message id may wait for a batch to ride with.
 RESPONSE_DELAY = 1.0
+# Commit waits remembered for the log line at shutdown.
+WAITS_KEPT = 1000
 
 
 class RequestWriter:
@@ -43,31 +47,30 @@ class RequestWriter:
     def __init__(self, db: Database, *, response_delay: float = RESPONSE_DELAY) -> None:
         self._db = db
         self._response_delay = response_delay
-        self._rows: list[tuple[NewRow, asyncio.Future[Job]]] = []
+        self._rows: list[tuple[NewRow, asyncio.Future[Job], float]] = []
         self._responses: dict[int, int] = {}
-        self._flusher: asyncio.Task[None] | None = None
+        # The batch that will take the rows added until its first step, and
+        # every batch not finished yet.
+        self._next: asyncio.Task[None] | None = None
+        self._writing: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
-        # Figures for the benchmarks: how long rows waited for their commit.
+        # For the log and the benchmarks: batches written, and how long the
+        # last rows waited for their commit (seconds).
         self.batches = 0
-        self.commit_waits: list[float] = []
-        self.record_waits = False
+        self.rows = 0
+        self.commit_waits: deque[float] = deque(maxlen=WAITS_KEPT)
 
     def add(self, row: NewRow) -> asyncio.Future[Job]:
         """Queue a new row; the future gives the stored job once its batch is committed."""
         future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
-        if self.record_waits:
-            started = time.perf_counter()
-            future.add_done_callback(
-                lambda _: self.commit_waits.append(time.perf_counter() - started)
-            )
-        self._rows.append((row, future))
+        self._rows.append((row, future, time.perf_counter()))
         self._kick()
         return future
 
     def defer_response_message(self, job_id: int, message_id: int) -> None:
         """Remember which message answers a job's member, with the next write."""
         self._responses[job_id] = message_id
-        if self._timer is None and self._flusher is None:
+        if self._timer is None and self._next is None:
             self._timer = asyncio.get_running_loop().call_later(self._response_delay, self._kick)
 
     def take_response_message(self, job_id: int) -> int | None:
@@ -76,49 +79,51 @@ class RequestWriter:
 
     async def flush(self) -> None:
         """Write everything queued so far and wait for it."""
-        while self._rows or self._responses or self._flusher is not None:
+        while self._rows or self._responses or self._writing:
             self._kick()
-            if self._flusher is not None:
-                await asyncio.shield(self._flusher)
+            await asyncio.wait(set(self._writing))
 
     async def close(self) -> None:
         """Write what is left (at shutdown, before the database closes)."""
+        await self.flush()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        await self.flush()
+
+    def commit_wait_summary(self) -> str:
+        """One line for the log: batches, rows, and the recent waits for a commit."""
+        waits = sorted(self.commit_waits)
+        if not waits:
+            return f"{self.rows} row(s) in {self.batches} batch(es)"
+        median = waits[len(waits) // 2] * 1000
+        p99 = waits[min(len(waits) - 1, int(len(waits) * 0.99))] * 1000
+        return (
+            f"{self.rows} row(s) in {self.batches} batch(es); the last {len(waits)} waited for"
+            f" their commit median {median:.1f} ms, p99 {p99:.1f} ms"
+        )
 
     def _kick(self) -> None:
-        if self._flusher is None and (self._rows or self._responses):
+        """Make sure a batch will take what is waiting, at the next turn of the loop."""
+        if self._next is None and (self._rows or self._responses):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            self._flusher = asyncio.create_task(self._write_all(), name="request-writer")
+            task = asyncio.create_task(self._write_next(), name="request-writer")
+            self._next = task
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
 
-    async def _write_all(self) -> None:
-        try:
-            while self._rows or self._responses:
-                batch, self._rows = self._rows[:MAX_BATCH], self._rows[MAX_BATCH:]
-                responses, self._responses = self._responses, {}
-                await self._write(batch, responses)
-        finally:
-            self._flusher = None
-
-    async def _write(
-        self, batch: list[tuple[NewRow, asyncio.Future[Job]]], responses: dict[int, int]
-    ) -> None:
+    async def _write_next(self) -> None:
+        # Everything added until now joins this batch; what comes while it is
+        # written starts the next one at once (batches queue on the database's
+        # thread in order, so ids still grow in the order rows were added).
+        self._next = None
+        batch, self._rows = self._rows[:MAX_BATCH], self._rows[MAX_BATCH:]
+        responses, self._responses = self._responses, {}
+        if self._rows:
+            self._kick()
         if batch:
-            self.batches += 1
-            try:
-                stored = await job_store.insert_rows(self._db, [row for row, _ in batch])
-            except Exception as error:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-            else:
-                for (_, future), job in zip(batch, stored, strict=True):
-                    if not future.done():
-                        future.set_result(job)
+            await self._insert(batch)
         if responses:
             try:
                 await job_store.set_response_messages(self._db, responses)
@@ -126,3 +131,19 @@ class RequestWriter:
                 # Only the answer's id is lost: the result is then posted in the
                 # channel instead of replacing the answer.
                 log.exception("Could not store %d response message id(s)", len(responses))
+
+    async def _insert(self, batch: list[tuple[NewRow, asyncio.Future[Job], float]]) -> None:
+        self.batches += 1
+        try:
+            stored = await job_store.insert_rows(self._db, [row for row, _, _ in batch])
+        except Exception as error:
+            for _, future, _ in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        done = time.perf_counter()
+        self.rows += len(batch)
+        for (_, future, added), job in zip(batch, stored, strict=True):
+            self.commit_waits.append(done - added)
+            if not future.done():
+                future.set_result(job)
