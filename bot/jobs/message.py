@@ -21,7 +21,7 @@ import logging
 import time
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Any
+from typing import Any, cast
 
 import discord
 
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # Interaction tokens live 15 minutes; leave a margin for the request itself.
 TOKEN_LIFETIME = 15 * 60 - 30
 UNKNOWN_WEBHOOK = 10015
+# Discord's name for an interaction's response in webhook message routes;
+# discord.py types message ids as int but only formats them into the path.
+ORIGINAL_RESPONSE = cast(int, "@original")
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,24 @@ class JobMessage:
         self._abandoned = True
         self._state = _State.DONE
         self._answered.set()
+
+    async def find_answer(self) -> int | None:
+        """The answer's message id; asked of Discord if it was never stored.
+
+        The id is written after the answer, lazily (bot.storage.writer): a
+        crash in between leaves a restored job without it while its member
+        has the answer. Discord still knows it as the interaction's original
+        response for as long as the token lives.
+        """
+        if self.message_id is not None or not self.token_usable():
+            return self.message_id
+        try:
+            message = await self._webhook().fetch_message(ORIGINAL_RESPONSE)
+        except discord.HTTPException as exc:
+            log.info("Job %d has no answer to find (%s)", self.job.id, exc)
+            return None
+        self.message_id = message.id
+        return message.id
 
     async def wait_answered(self) -> bool:
         """Wait until the member has their answer; False if it could not be sent."""
