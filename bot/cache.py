@@ -76,9 +76,11 @@ class GuildLimits:
 
     def __init__(self, db: Database, defaults: Limits) -> None:
         async def load(guild_id: int) -> tuple[Limits, dict[int, int]]:
-            return (
-                await limits_store.get_limits(db, guild_id, defaults),
-                await moderation_store.role_limits(db, guild_id),
+            # Both reads queued at once: a server's first request waits for one
+            # round trip to the database's thread, not two in turn.
+            return await asyncio.gather(
+                limits_store.get_limits(db, guild_id, defaults),
+                moderation_store.role_limits(db, guild_id),
             )
 
         self._cache = GuildCache(load)
