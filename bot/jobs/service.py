@@ -67,6 +67,9 @@ AVERAGE_WEIGHT = 0.2
 # How long shutdown waits for requests being admitted to finish.
 ADMISSION_GRACE = 5.0
 
+# Lost answer ids looked up at once at start (see Jobs.restore).
+RECOVERY_LOOKUPS = 8
+
 
 class InFlight:
     """Counts requests being admitted, so shutdown can let them finish."""
@@ -317,8 +320,15 @@ class Jobs:
                 lost.append(message)
             self.queue.enqueue(job)
             restored += 1
-        # Answers whose id a crash lost before it was written: ask Discord.
-        found = await asyncio.gather(*(message.find_answer() for message in lost))
+        # Answers whose id a crash lost before it was written: ask Discord,
+        # a few at a time.
+        asking = asyncio.Semaphore(RECOVERY_LOOKUPS)
+
+        async def find(message: JobMessage) -> int | None:
+            async with asking:
+                return await message.find_answer()
+
+        found = await asyncio.gather(*(find(message) for message in lost))
         for message, message_id in zip(lost, found, strict=True):
             if message_id is not None:
                 await job_store.set_response_message(self._db, message.job.id, message_id)

@@ -136,6 +136,8 @@ class RequestWriter:
         self.batches += 1
         try:
             stored = await job_store.insert_rows(self._db, [row for row, _, _ in batch])
+            if len(stored) != len(batch):
+                raise RuntimeError(f"stored {len(stored)} of {len(batch)} rows")
         except Exception as error:
             for _, future, _ in batch:
                 if not future.done():
