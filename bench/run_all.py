@@ -238,7 +238,7 @@ METHOD = """\
   INTERACTION_CREATE → fake receiving the initial response. The imagine bot (its workers
   busy with the burst's jobs, API latency 0.5 s) against a bare discord.py
   `AutoShardedBot` whose /imagine only defers (`bench.barebot`), each against a fresh
-  fake, three alternating rounds pooled; "in process" runs the bot in the benchmark's
+  fake, four alternating rounds pooled; "in process" runs the bot in the benchmark's
   process and event loop (with the fakes), "child process" runs it alone as
   `python -m bot` / `python -m bench.barebot` (the fakes in the parent). Before each
   burst, each bot answers one uncounted /imagine per server (the imagine bot also
