@@ -70,6 +70,15 @@ ADMISSION_GRACE = 5.0
 # Lost answer ids looked up at once at start (see Jobs.restore).
 RECOVERY_LOOKUPS = 8
 
+# Discord's error for an interaction that can no longer be answered: its 3 s
+# for the first answer ran out (discord-api-docs, JSON error codes).
+UNKNOWN_INTERACTION = 10062
+
+
+def expired(error: discord.HTTPException) -> bool:
+    """Whether Discord refused an answer because the interaction's time ran out."""
+    return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
+
 
 class InFlight:
     """Counts requests being admitted, so shutdown can let them finish."""
@@ -267,13 +276,19 @@ class Jobs:
             message_id = await message.answer(
                 interaction, self.queued_text(position), queued_view(job.id)
             )
-        except discord.HTTPException:
+        except discord.HTTPException as error:
             # The member never saw an answer: do not run (or charge) the job.
             message.abandon()
             self.queue.remove(job.id)
             self.messages.forget(job.id)
             await job_store.mark_cancelled(self._db, job.id, now=time.time())
             self.book.refunded(job)
+            if expired(error):
+                # Too late: Discord already showed the member that it failed, and
+                # nothing more can be sent. One line, not a traceback and a futile
+                # error reply per request, which would slow an overloaded bot more.
+                log.warning("Job %d cancelled: its interaction expired before the answer", job.id)
+                return
             raise
         # Not awaited: written with the next batch, or when the job starts.
         self.writer.defer_response_message(job.id, message_id)
