@@ -281,14 +281,17 @@ class Jobs:
             message.abandon()
             self.queue.remove(job.id)
             self.messages.forget(job.id)
-            await job_store.mark_cancelled(self._db, job.id, now=time.time())
-            self.book.refunded(job)
             if expired(error):
                 # Too late: Discord already showed the member that it failed, and
-                # nothing more can be sent. One line, not a traceback and a futile
-                # error reply per request, which would slow an overloaded bot more.
+                # nothing more can be sent. One line and one batched write, not a
+                # traceback, a futile error reply and a write each: those would make
+                # an overloaded bot fall further behind.
+                self.writer.cancel_soon(job.id, now=time.time())
+                self.book.refunded(job)
                 log.warning("Job %d cancelled: its interaction expired before the answer", job.id)
                 return
+            await job_store.mark_cancelled(self._db, job.id, now=time.time())
+            self.book.refunded(job)
             raise
         # Not awaited: written with the next batch, or when the job starts.
         self.writer.defer_response_message(job.id, message_id)

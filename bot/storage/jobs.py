@@ -302,6 +302,19 @@ async def mark_failed(
     )
 
 
+async def mark_many_cancelled(db: Database, when: Mapping[int, float]) -> None:
+    """Many jobs that never ran were cancelled (job id -> when), in one statement."""
+    if not when:
+        return
+    values = ", ".join(["(?, ?)"] * len(when))
+    await db.execute(
+        f"WITH ended (id, at) AS (VALUES {values})"  # noqa: S608 - only constants
+        " UPDATE requests SET status = 'cancelled', finished_at = ended.at,"
+        " interaction_token = NULL FROM ended WHERE requests.id = ended.id",
+        [value for pair in when.items() for value in pair],
+    )
+
+
 async def mark_cancelled(db: Database, job_id: int, *, now: float) -> None:
     """The member (or a moderator) cancelled the job, or it was never answered; not charged."""
     await db.execute(

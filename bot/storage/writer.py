@@ -49,6 +49,7 @@ class RequestWriter:
         self._response_delay = response_delay
         self._rows: list[tuple[NewRow, asyncio.Future[Job], float]] = []
         self._responses: dict[int, int] = {}
+        self._cancelled: dict[int, float] = {}
         # The batch that will take the rows added until its first step, and
         # every batch not finished yet.
         self._next: asyncio.Task[None] | None = None
@@ -73,13 +74,23 @@ class RequestWriter:
         if self._timer is None and self._next is None:
             self._timer = asyncio.get_running_loop().call_later(self._response_delay, self._kick)
 
+    def cancel_soon(self, job_id: int, *, now: float) -> None:
+        """Mark a job that never ran cancelled, with the next batch (nothing waits for it).
+
+        For answers Discord refused because the interaction had expired: under
+        a burst that outran Discord's 3 s they come by the hundred, and one
+        statement each would queue ahead of the next batch of new rows.
+        """
+        self._cancelled[job_id] = now
+        self._kick()
+
     def take_response_message(self, job_id: int) -> int | None:
         """The job's response message if it is not written yet; the caller writes it."""
         return self._responses.pop(job_id, None)
 
     async def flush(self) -> None:
         """Write everything queued so far and wait for it."""
-        while self._rows or self._responses or self._writing:
+        while self._rows or self._responses or self._cancelled or self._writing:
             self._kick()
             await asyncio.wait(set(self._writing))
 
@@ -104,7 +115,7 @@ class RequestWriter:
 
     def _kick(self) -> None:
         """Make sure a batch will take what is waiting, at the next turn of the loop."""
-        if self._next is None and (self._rows or self._responses):
+        if self._next is None and (self._rows or self._responses or self._cancelled):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -120,10 +131,16 @@ class RequestWriter:
         self._next = None
         batch, self._rows = self._rows[:MAX_BATCH], self._rows[MAX_BATCH:]
         responses, self._responses = self._responses, {}
+        cancelled, self._cancelled = self._cancelled, {}
         if self._rows:
             self._kick()
         if batch:
             await self._insert(batch)
+        if cancelled:
+            try:
+                await job_store.mark_many_cancelled(self._db, cancelled)
+            except Exception:
+                log.exception("Could not mark %d job(s) cancelled", len(cancelled))
         if responses:
             try:
                 await job_store.set_response_messages(self._db, responses)

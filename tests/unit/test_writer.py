@@ -120,3 +120,20 @@ async def test_a_late_response_id_never_overwrites_the_result(db):
     await db.execute("UPDATE requests SET result_message_id = 9 WHERE id = ?", (job[0].id,))
     await job_store.set_response_messages(db, {job[0].id: 1})
     assert (await job_store.get(db, job[0].id)).result_message_id == 9
+
+
+async def test_jobs_cancelled_soon_are_written_together(db):
+    writer = RequestWriter(db, response_delay=60)
+    jobs = await asyncio.gather(
+        *(writer.add(job_store.queued_row(req(user=n), now=NOW)) for n in range(3))
+    )
+    for job in jobs[:2]:
+        writer.cancel_soon(job.id, now=NOW + 1)
+    await writer.flush()
+    stored = [await job_store.get(db, job.id) for job in jobs]
+    assert [(j.status, j.finished_at) for j in stored] == [
+        (Status.CANCELLED, NOW + 1),
+        (Status.CANCELLED, NOW + 1),
+        (Status.QUEUED, None),
+    ]
+    assert [j.interaction_token for j in stored] == [None, None, "token-2"]
