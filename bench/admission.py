@@ -3,7 +3,9 @@
 Fills a database with 1,000,000 request rows over 365 days for 100 servers
 and 10,000 members, then times the admission check (the member's and the
 server's rolling 24 h counts, inside the write transaction that would insert
-the request) and prints the median and p99 in microseconds.
+the request), the SQL statement that checks and inserts at once, and what the
+bot does now: load a server's use once (its first request), then decide and
+charge in memory (bot.jobs.admission); prints medians and p99s in microseconds.
 
     .venv/bin/python -m bench.admission [--rows N] [--samples N]
 """
@@ -20,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.limits import Limits, RefusedError, check
+from bot.jobs.admission import UsageBook
+from bot.limits import DAY, Limits, RefusedError, check
 from bot.storage.database import Database
 from bot.storage.jobs import NewRequest
-from bot.storage.limits import admit, usage
+from bot.storage.limits import admit, load_guild_usage, usage
 
-DAY = 86_400.0
 STATUSES = ["succeeded"] * 90 + ["failed"] * 6 + ["refused"] * 4
 
 
@@ -105,11 +107,29 @@ async def run(rows: int, samples: int) -> None:
             with contextlib.suppress(RefusedError):
                 await admit(db, request, limits, now=now)
             admit_times.append((time.perf_counter() - t0) * 1e6)
+
+        # What the bot does: each server's use read once, then decisions in memory.
+        book = UsageBook(lambda g, since: load_guild_usage(db, g, since=since), clock=lambda: now)
+        load_times = []
+        for guild in range(guilds):
+            t0 = time.perf_counter()
+            await book.guild(1000 + guild)
+            load_times.append((time.perf_counter() - t0) * 1e6)
+        memory_times = []
+        for _ in range(samples):
+            guild, member = 1000 + rng.randrange(guilds), 10_000 + rng.randrange(members)
+            served = await book.guild(guild)  # loaded: no await inside
+            t0 = time.perf_counter()
+            with contextlib.suppress(RefusedError):
+                served.admit(member, limits, now=now)
+            memory_times.append((time.perf_counter() - t0) * 1e6)
         await db.close()
 
     for name, values in (
         ("check (in transaction)", check_times),
         ("admit (check + insert)", admit_times),
+        ("load a server's use (its first request)", load_times),
+        ("admit in memory (decide + charge)", memory_times),
     ):
         print(
             f"{name}: median {statistics.median(values):.0f} us,"

@@ -33,6 +33,7 @@ import re
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from bench.common import (
     BotProcess,
     LogCounter,
     Requester,
+    cpu_pressure,
     fakes,
     fire,
     has_image,
@@ -66,21 +68,69 @@ SETTLE_SECONDS = 2.0
 DISCORD_ACK_LIMIT = 3.0
 
 
-async def warm_up(fake: FakeDiscord, requester: Requester) -> None:
-    """One uncounted /imagine, so lazy imports and first-use costs are paid."""
-    interaction = (await fire(fake, [requester], prompt="warm-up"))[0]
-    await interaction.wait_for_response(timeout=10)
+async def warm_up(
+    fake: FakeDiscord,
+    requesters: list[Requester],
+    *,
+    api: FakeOneMin | None = None,
+) -> None:
+    """Uncounted /imagine first, so lazy imports and first-use costs are paid.
+
+    ``requesters`` are one member per server of the burst (or just one member,
+    for a cold start): a server's first command makes the imagine bot read that
+    server's settings, blocked words and use once. With ``api`` (the imagine
+    bot) it also waits for their images, with the API answering at once, so
+    the first job's costs (the API client, Pillow, the upload) belong to no
+    burst and the workers are idle when it starts, as the bare bot's are.
+    """
+    latency = api.latency if api is not None else 0.0
+    if api is not None:
+        api.latency = 0.0
+    try:
+        interactions = await fire(fake, requesters, prompt="warm-up")
+        await wait_acked(interactions, timeout=30)
+        if api is not None:
+            await wait_delivered(interactions, timeout=60)
+    finally:
+        if api is not None:
+            api.latency = latency
 
 
-# -- 1. acknowledgement latency, in process ------------------------------------------
+# -- 1. acknowledgement latency -----------------------------------------------------
+
+IN_PROCESS = "in process"
+CHILD = "child process"
+MODES = (IN_PROCESS, CHILD)
 
 
-async def ack_ours(jobs: int, servers: int, latency: float) -> list[float]:
-    """Acknowledgement latencies of the real bot for one burst."""
+@dataclass
+class Burst:
+    """One bot's acknowledgement latencies (s) for one burst, and what the imagine bot
+    says of its group commit: each row's wait (in process) or its log line (child)."""
+
+    latencies: list[float]
+    commit_waits: list[float] = field(default_factory=list)
+    writer_log: str | None = None
+
+
+def scene(
+    fake: FakeDiscord, jobs: int, servers: int, *, cold: bool
+) -> tuple[list[Requester], list[Requester]]:
+    """The members of a burst of ``jobs`` over ``servers``, and who warms up first:
+    one member of each server, or a single one for a cold start."""
+    _, requesters = populate(fake, guilds=servers, members=jobs + servers, busy=servers)
+    # Requesters go round-robin over the servers: the last ``servers`` are one per server.
+    warm = requesters[jobs:] if not cold else requesters[-1:]
+    return requesters[:jobs], warm
+
+
+async def ack_ours(jobs: int, servers: int, latency: float, *, cold: bool) -> Burst:
+    """Acknowledgement latencies of the real bot, in this process, for one burst, and how
+    long each of the burst's rows waited for its commit."""
     async with fakes(latency) as (discord_fake, api):
         image = make_image(SIZES["1:1"], 1, fmt="WEBP")
-        api.script(*(Scripted.with_image(image) for _ in range(jobs + 1)))
-        _, requesters = populate(discord_fake, guilds=servers, members=jobs + 1, busy=servers)
+        api.script(*(Scripted.with_image(image) for _ in range(jobs + servers)))
+        burst, warm = scene(discord_fake, jobs, servers, cold=cold)
         with tempfile.TemporaryDirectory() as tmp, discord_fake.patch_discord_py():
             harness = BotHarness(
                 discord_fake,
@@ -91,69 +141,157 @@ async def ack_ours(jobs: int, servers: int, latency: float) -> list[float]:
             )
             await harness.start()
             try:
-                await warm_up(discord_fake, requesters[-1])
-                interactions = await fire(discord_fake, requesters[:-1])
+                await warm_up(discord_fake, warm, api=api)
+                assert harness.bot is not None
+                writer = harness.bot.jobs.writer
+                writer.commit_waits.clear()
+                interactions = await fire(discord_fake, burst)
                 latencies = await wait_acked(interactions, timeout=15)
+                waits = list(writer.commit_waits)
             finally:
                 await harness.stop()
-    return latencies
+    return Burst(latencies, commit_waits=waits)
 
 
-async def ack_bare(jobs: int, servers: int) -> list[float]:
-    """Acknowledgement latencies of the bare discord.py bot for one burst."""
+async def ack_bare(jobs: int, servers: int, *, cold: bool) -> Burst:
+    """Acknowledgement latencies of the bare discord.py bot, in this process, for one burst."""
     async with fakes() as (discord_fake, _):
-        _, requesters = populate(discord_fake, guilds=servers, members=jobs + 1, busy=servers)
+        burst, warm = scene(discord_fake, jobs, servers, cold=cold)
         with discord_fake.patch_discord_py():
             bot = BareBot(guild_ready_timeout=0.05)
             task = asyncio.create_task(bot.start(discord_fake.token))
             try:
                 await asyncio.wait_for(bot.wait_until_ready(), 15)
-                await warm_up(discord_fake, requesters[-1])
-                interactions = await fire(discord_fake, requesters[:-1])
+                await warm_up(discord_fake, warm)
+                interactions = await fire(discord_fake, burst)
                 latencies = await wait_acked(interactions, timeout=15)
             finally:
                 await bot.close()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-    return latencies
+    return Burst(latencies)
 
 
-async def run_ack(jobs: int, servers: int, latency: float, rounds: int) -> dict[str, Any]:
-    """Alternate rounds of both bots; pool the latencies of every round."""
-    logs = LogCounter.install()
-    ours: list[float] = []
-    bare: list[float] = []
-    per_round = []
-    for n in range(rounds):
-        # Alternate who goes first, so neither always runs on a warmer process.
-        order = ("ours", "bare") if n % 2 == 0 else ("bare", "ours")
-        got: dict[str, list[float]] = {}
-        for who in order:
-            if who == "ours":
-                got[who] = await ack_ours(jobs, servers, latency)
+async def ack_child(kind: str, jobs: int, servers: int, latency: float, *, cold: bool) -> Burst:
+    """Acknowledgement latencies of one bot alone in a child process, for one burst.
+
+    The fakes stay in this process; the child is started for the burst (after the
+    uncounted warm-up) and stopped after it, so no round inherits another's
+    memory or database.
+    """
+    async with fakes(latency) as (discord_fake, api):
+        burst, warm = scene(discord_fake, jobs, servers, cold=cold)
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            if kind == "ours":
+                image = make_image(SIZES["1:1"], 1, fmt="WEBP")
+                api.script(*(Scripted.with_image(image) for _ in range(jobs + servers)))
+                # Only the acknowledgements are measured: stop without waiting long.
+                env = {**imagine_env(discord_fake, api, workdir), "SHUTDOWN_GRACE_SECONDS": "1"}
+                module = "bot"
             else:
-                got[who] = await ack_bare(jobs, servers)
-        ours += got["ours"]
-        bare += got["bare"]
-        per_round.append({who: summary_ms(values) for who, values in got.items()})
+                env = {"DISCORD_TOKEN": discord_fake.token, "DISCORD_API_URL": discord_fake.api_url}
+                module = "bench.barebot"
+            child = BotProcess(module, env, workdir)
+            await child.start()
+            try:
+                await child.wait_ready(timeout=120)
+                await warm_up(discord_fake, warm, api=api if kind == "ours" else None)
+                interactions = await fire(discord_fake, burst)
+                latencies = await wait_acked(interactions, timeout=15)
+            finally:
+                await child.stop()
+    # The bot logs its group commit figures when it stops (warm-up rows included).
+    writer_line = next((line for line in child.log_tail if "Request rows:" in line), None)
+    return Burst(
+        latencies, writer_log=writer_line.split("Request rows: ", 1)[1] if writer_line else None
+    )
+
+
+async def one_burst(
+    mode: str, who: str, jobs: int, servers: int, latency: float, *, cold: bool
+) -> Burst:
+    """One burst of ``jobs`` to one bot (``ours`` / ``bare``) in one mode."""
+    if mode == CHILD:
+        return await ack_child(who, jobs, servers, latency, cold=cold)
+    if who == "ours":
+        return await ack_ours(jobs, servers, latency, cold=cold)
+    return await ack_bare(jobs, servers, cold=cold)
+
+
+def compare(ours: list[float], bare: list[float]) -> dict[str, Any]:
+    """Both bots' figures for pooled latencies, and their ratios."""
     o, b = summary_ms(ours), summary_ms(bare)
     return {
-        "jobs": jobs,
-        "servers": servers,
-        "rounds": rounds,
-        "api_latency_s": latency,
         "ours": o,
         "bare": b,
         "ours_first_ms": min(ours) * 1000,
         "bare_first_ms": min(bare) * 1000,
         "median_ratio": o["median_ms"] / b["median_ms"],
         "p99_ratio": o["p99_ms"] / b["p99_ms"],
-        "target_ratio": ACK_TARGET,
         "late_ours": sum(1 for v in ours if v > DISCORD_ACK_LIMIT),
         "late_bare": sum(1 for v in bare if v > DISCORD_ACK_LIMIT),
-        "per_round": per_round,
-        "log": logs.summary(),
     }
+
+
+Config = tuple[str, int, bool]  # (mode, burst size, cold start)
+
+
+async def run_ack(
+    configs: list[Config], servers: int, latency: float, rounds: int
+) -> list[dict[str, Any]]:
+    """For each (mode, burst size, cold), alternate rounds of both bots; pool every round.
+
+    The machine's CPU pressure (``/proc/pressure/cpu``, the share of the last 10 s
+    in which some runnable task waited for a CPU) is noted before each burst: on a
+    shared machine it says which rounds other work disturbed.
+    """
+    logs = LogCounter.install()
+    results = []
+    for mode, jobs, cold in configs:
+        ours: list[float] = []
+        bare: list[float] = []
+        waits: list[float] = []
+        per_round: list[dict[str, Any]] = []
+        for n in range(rounds):
+            # Alternate who goes first, so neither always runs on a warmer machine.
+            order = ("ours", "bare") if n % 2 == 0 else ("bare", "ours")
+            got: dict[str, Burst] = {}
+            pressure: dict[str, float | None] = {}
+            for who in order:
+                pressure[who] = cpu_pressure()
+                got[who] = await one_burst(mode, who, jobs, servers, latency, cold=cold)
+            ours += got["ours"].latencies
+            bare += got["bare"].latencies
+            waits += got["ours"].commit_waits
+            o, b = summary_ms(got["ours"].latencies), summary_ms(got["bare"].latencies)
+            per_round.append(
+                {
+                    "ours": o,
+                    "bare": b,
+                    "p99_ratio": o["p99_ms"] / b["p99_ms"],
+                    "pressure": pressure,
+                    "writer_log": got["ours"].writer_log,
+                }
+            )
+        results.append(
+            {
+                "mode": mode,
+                "jobs": jobs,
+                "cold": cold,
+                "servers": servers,
+                "rounds": rounds,
+                "api_latency_s": latency,
+                "target_ratio": ACK_TARGET,
+                **compare(ours, bare),
+                "round_p99_ratios": sorted(r["p99_ratio"] for r in per_round),
+                "commit_wait": summary_ms(waits) if waits else None,
+                "per_round": per_round,
+            }
+        )
+    if results:
+        results[-1]["log"] = logs.summary()
+    return results
 
 
 # -- 2. memory, one child process per bot -----------------------------------------------
@@ -324,38 +462,57 @@ def size(n: int) -> str:
     return f"{mib(n):.1f} MiB ({n / 1e6:.1f} MB)"
 
 
-def report_ack(r: dict[str, Any]) -> None:
-    """Print the acknowledgement figures."""
-    o, b = r["ours"], r["bare"]
-    print(
-        f"acknowledgement latency: burst of {r['jobs']} /imagine across {r['servers']} servers,"
-        f" {r['rounds']} round(s), bots in this process (API latency {r['api_latency_s']:g} s)"
-    )
-    print(
-        f"  imagine bot: median {o['median_ms']:.0f} ms, p99 {o['p99_ms']:.0f} ms,"
-        f" first {r['ours_first_ms']:.0f} ms, last {o['max_ms']:.0f} ms"
-    )
-    print(
-        f"  bare bot:    median {b['median_ms']:.0f} ms, p99 {b['p99_ms']:.0f} ms,"
-        f" first {r['bare_first_ms']:.0f} ms, last {b['max_ms']:.0f} ms"
-    )
-    target = r["target_ratio"]
-    print(
-        f"  ratio: median {r['median_ratio']:.2f} ({verdict(r['median_ratio'] <= target)}),"
-        f" p99 {r['p99_ratio']:.2f} ({verdict(r['p99_ratio'] <= target)}); target <= {target}"
-    )
-    print(
-        f"  not acknowledged within Discord's 3 s: imagine bot {r['late_ours']},"
-        f" bare bot {r['late_bare']}"
-    )
-    for n, rnd in enumerate(r["per_round"], start=1):
+def report_ack(results: list[dict[str, Any]]) -> None:
+    """Print the acknowledgement figures, one block per mode and burst size."""
+    for r in results:
+        o, b = r["ours"], r["bare"]
+        start = "cold start: only one server warmed up" if r["cold"] else "every server warmed up"
         print(
-            f"    round {n}: imagine bot median {rnd['ours']['median_ms']:.0f} / p99"
-            f" {rnd['ours']['p99_ms']:.0f} ms; bare bot median {rnd['bare']['median_ms']:.0f} /"
-            f" p99 {rnd['bare']['p99_ms']:.0f} ms"
+            f"acknowledgement latency ({r['mode']}): burst of {r['jobs']} /imagine across"
+            f" {r['servers']} servers, {r['rounds']} round(s), {start}"
+            f" (API latency {r['api_latency_s']:g} s)"
         )
-    for line in r["log"]:
-        print(f"  log: {line}")
+        print(
+            f"  imagine bot: median {o['median_ms']:.0f} ms, p99 {o['p99_ms']:.0f} ms,"
+            f" first {r['ours_first_ms']:.0f} ms, last {o['max_ms']:.0f} ms"
+        )
+        print(
+            f"  bare bot:    median {b['median_ms']:.0f} ms, p99 {b['p99_ms']:.0f} ms,"
+            f" first {r['bare_first_ms']:.0f} ms, last {b['max_ms']:.0f} ms"
+        )
+        target = r["target_ratio"]
+        print(
+            f"  ratio: median {r['median_ratio']:.2f} ({verdict(r['median_ratio'] <= target)}),"
+            f" p99 {r['p99_ratio']:.2f} ({verdict(r['p99_ratio'] <= target)}); target <= {target}"
+        )
+        spread = ", ".join(f"{x:.2f}" for x in r["round_p99_ratios"])
+        print(f"  p99 ratio of each round (paired, sorted): {spread}")
+        if r["commit_wait"]:
+            w = r["commit_wait"]
+            print(
+                f"  group commit: a request of the burst waited for its row's commit median"
+                f" {w['median_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, max {w['max_ms']:.1f} ms"
+            )
+        print(
+            f"  not acknowledged within Discord's 3 s: imagine bot {r['late_ours']},"
+            f" bare bot {r['late_bare']}"
+        )
+        for n, rnd in enumerate(r["per_round"], start=1):
+            psi = rnd["pressure"]
+            noise = (
+                f"; CPU pressure before: {psi['ours']:.0f}% / {psi['bare']:.0f}%"
+                if psi["ours"] is not None and psi["bare"] is not None
+                else ""
+            )
+            print(
+                f"    round {n}: imagine bot median {rnd['ours']['median_ms']:.0f} / p99"
+                f" {rnd['ours']['p99_ms']:.0f} ms; bare bot median {rnd['bare']['median_ms']:.0f}"
+                f" / p99 {rnd['bare']['p99_ms']:.0f} ms{noise}"
+            )
+            if rnd["writer_log"]:
+                print(f"      imagine bot at exit: {rnd['writer_log']}")
+        for line in r.get("log", []):
+            print(f"  log: {line}")
 
 
 def report_memory(r: dict[str, Any]) -> None:
@@ -411,10 +568,25 @@ def report_memory(r: dict[str, Any]) -> None:
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=200, help="requests in the burst")
+    parser.add_argument(
+        "--bursts",
+        default="200,800",
+        help="comma-separated burst sizes of the acknowledgement part",
+    )
+    parser.add_argument(
+        "--modes",
+        default="in-process,child",
+        help="where the bots run in the acknowledgement part: in-process, child, or both",
+    )
+    parser.add_argument(
+        "--cold",
+        default="200",
+        help="burst sizes also measured in a child right after start, one server warmed up",
+    )
+    parser.add_argument("--jobs", type=int, default=200, help="requests in the memory burst")
     parser.add_argument("--servers", type=int, default=40, help="servers the burst comes from")
     parser.add_argument("--guilds", type=int, default=1000, help="servers of the memory runs")
-    parser.add_argument("--rounds", type=int, default=3, help="in-process acknowledgement rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="acknowledgement rounds")
     parser.add_argument("--latency", type=float, default=0.5, help="fake API latency (s)")
     parser.add_argument("--image-mb", type=float, default=5.0, help="image size for the peak")
     parser.add_argument(
@@ -430,7 +602,16 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if not args.skip_ack:
-        results["ack"] = asyncio.run(run_ack(args.jobs, args.servers, args.latency, args.rounds))
+        named = {"in-process": IN_PROCESS, "child": CHILD}
+        configs: list[Config] = [
+            (named[mode], int(size), False)
+            for mode in args.modes.split(",")
+            if mode
+            for size in args.bursts.split(",")
+            if size
+        ]
+        configs += [(CHILD, int(size), True) for size in args.cold.split(",") if size]
+        results["ack"] = asyncio.run(run_ack(configs, args.servers, args.latency, args.rounds))
         report_ack(results["ack"])
     if not args.skip_memory:
         extra_env = dict(item.split("=", 1) for item in args.child_env)

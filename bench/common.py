@@ -210,6 +210,16 @@ def proc_status(pid: int | str = "self") -> dict[str, int]:
     return values
 
 
+def cpu_pressure() -> float | None:
+    """Percent of the last 10 s in which some runnable task waited for a CPU (Linux PSI)."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    fields = dict(part.split("=", 1) for part in first.split()[1:])
+    return float(fields["avg10"]) if "avg10" in fields else None
+
+
 def mib(n: float) -> float:
     """Bytes as MiB."""
     return n / (1024 * 1024)

@@ -111,16 +111,27 @@ def summary_rows(runs: dict[str, Run]) -> list[tuple[str, str, str, str]]:
                 )
             )
     rows += edit_rows(runs)
-    ack = runs["burst"].results.get("ack") if "burst" in runs else None
-    if ack:
+    for ack in runs["burst"].results.get("ack", []) if "burst" in runs else []:
+        where = ack["mode"] + (", cold start" if ack["cold"] else "")
+        late = f"; over 3 s: {ack['late_ours']} / {ack['late_bare']}"
         for which, key in (("median", "median_ratio"), ("p99", "p99_ratio")):
             o, b = ack["ours"][f"{which}_ms"], ack["bare"][f"{which}_ms"]
+            # The issue's targets: p99 within 1.2x for 200 in a child process, and no
+            # interaction past Discord's 3 s for 800; the other rows are for reading.
+            if ack["mode"] == "child process" and not ack["cold"] and which == "p99":
+                if ack["jobs"] <= 200:
+                    target, ok = f"≤ {ack['target_ratio']}", ack[key] <= ack["target_ratio"]
+                else:
+                    target, ok = "none over 3 s", ack["late_ours"] == 0
+            else:
+                target, ok = "", None
             rows.append(
                 (
-                    f"acknowledgement {which}, burst of {ack['jobs']}",
-                    f"imagine bot {o:.0f} ms vs bare bot {b:.0f} ms: ratio **{ack[key]:.2f}**",
-                    f"≤ {ack['target_ratio']}",
-                    verdict(ack[key] <= ack["target_ratio"]),
+                    f"acknowledgement {which}, burst of {ack['jobs']} ({where})",
+                    f"imagine bot {o:.0f} ms vs bare bot {b:.0f} ms: ratio **{ack[key]:.2f}**"
+                    + (late if which == "p99" else ""),
+                    target,
+                    verdict(ok) if ok is not None else "",
                 )
             )
     mem = runs["burst"].results.get("memory") if "burst" in runs else None
@@ -222,15 +233,22 @@ def observations(runs: dict[str, Run]) -> list[str]:
             f" of {r['workers']}."
         )
     notes += edit_observations(runs)
-    ack = runs["burst"].results.get("ack") if "burst" in runs else None
-    if ack:
-        notes.append(
-            f"Acknowledgements (in process): the imagine bot's first acknowledgement of the"
-            f" burst took {ack['ours_first_ms']:.0f} ms and its last {ack['ours']['max_ms']:.0f}"
-            f" ms; the bare bot's {ack['bare_first_ms']:.0f} ms and {ack['bare']['max_ms']:.0f}"
-            f" ms. Interactions not acknowledged within Discord's 3 s: imagine bot"
-            f" {ack['late_ours']}, bare bot {ack['late_bare']}."
+    for ack in runs["burst"].results.get("ack", []) if "burst" in runs else []:
+        where = ack["mode"] + (", cold start" if ack["cold"] else "")
+        spread = ", ".join(f"{x:.2f}" for x in ack["round_p99_ratios"])
+        note = (
+            f"Acknowledgements, burst of {ack['jobs']} ({where}): the imagine bot's first"
+            f" took {ack['ours_first_ms']:.0f} ms and its last {ack['ours']['max_ms']:.0f} ms;"
+            f" the bare bot's {ack['bare_first_ms']:.0f} ms and {ack['bare']['max_ms']:.0f} ms."
+            f" p99 ratio of each round (paired, sorted): {spread}."
         )
+        wait = ack.get("commit_wait")
+        if wait:
+            note += (
+                f" A request of the burst waited for its row's commit median"
+                f" {wait['median_ms']:.1f} ms, p99 {wait['p99_ms']:.1f} ms."
+            )
+        notes.append(note)
     mem = runs["burst"].results.get("memory") if "burst" in runs else None
     if mem:
         o, b = mem["ours"], mem["bare"]
@@ -260,8 +278,9 @@ METHOD = """\
   retry adds exactly 1 s to a quarter of the answers; that second belongs to neither
   bot.
 - **Admission** (`bench.admission`): a database with 1,000,000 request rows over 365
-  days, 100 servers and 10,000 members; the time of the admission check and of
-  check + insert.
+  days, 100 servers and 10,000 members; the time of the SQL admission check and of
+  check + insert, and of what the bot does now: read a server's use once (its first
+  request), then decide and charge in memory.
 - **Makespan** (`bench.makespan`): N /imagine from N members over 40 servers, all
   dispatched at once, limits out of the way (`DEFAULT_USER_DAILY_LIMIT`,
   `DEFAULT_GUILD_DAILY_LIMIT`, `DEFAULT_MAX_QUEUE` = 100000, `DEFAULT_COOLDOWN_SECONDS`
@@ -282,12 +301,21 @@ METHOD = """\
   `python -m bot` in a child process while 50 edits of ~5 MB PNG sources
   (1290×1290, uploaded byte for byte) run at once, the fake answering each
   with a ~5 MB PNG.
-- **Acknowledgement latency** (`bench.burst`, part 1): 200 /imagine across 40 servers
-  dispatched at once; `ack_latency` = fake dispatching INTERACTION_CREATE → fake
-  receiving the initial response. The imagine bot (in process, workers busy with the
-  jobs, API latency 0.5 s) against a bare discord.py `AutoShardedBot` whose /imagine
-  only defers (`bench.barebot`), each against a fresh fake in the same process, three
-  alternating rounds pooled, one uncounted warm-up command each.
+- **Acknowledgement latency** (`bench.burst`, part 1): bursts of 200 and 800 /imagine
+  across 40 servers dispatched at once; `ack_latency` = fake dispatching
+  INTERACTION_CREATE → fake receiving the initial response. The imagine bot (its workers
+  busy with the burst's jobs, API latency 0.5 s) against a bare discord.py
+  `AutoShardedBot` whose /imagine only defers (`bench.barebot`), each against a fresh
+  fake, four alternating rounds pooled; "in process" runs the bot in the benchmark's
+  process and event loop (with the fakes), "child process" runs it alone as
+  `python -m bot` / `python -m bench.barebot` (the fakes in the parent). Before each
+  burst, each bot answers one uncounted /imagine per server (the imagine bot also
+  delivers their images, the API answering at once), so first-use costs are paid and
+  the workers are idle when the burst starts; the imagine bot's group commit figures
+  come from the bot itself. "Cold start" bursts warm up only one server: every other
+  server's first request reads its settings, blocked words and use from the database
+  during the burst, as after a restart. The CPU pressure (Linux PSI, `/proc/pressure/cpu`
+  avg10) before each burst shows how much other work on the machine disturbed it.
 - **Memory** (`bench.burst`, part 2): each bot alone in a child process
   (`python -m bot`, `python -m bench.barebot`), the fakes in the parent, so the figures
   are the bot's alone, read from `/proc/<pid>/status`. Idle = VmRSS 2 s after the bot
@@ -298,7 +326,9 @@ METHOD = """\
   `--child-env NAME=VALUE` passes e.g. glibc malloc tunables to both children.
 - Limits: one machine, one run; the fakes answer in microseconds where Discord takes
   tens of milliseconds, so these figures isolate the bot's own costs and are not a
-  prediction of production latency.
+  prediction of production latency. On a machine shared with other work the rounds of
+  one configuration can differ by 2x; the paired per-round ratios (each bot's round run
+  back to back) and the CPU pressure say how much of a figure is noise.
 """
 
 
@@ -335,8 +365,9 @@ def render(runs: dict[str, Run], info: dict[str, str], quick: bool, total: float
         "Options: `python -m bench.makespan --jobs N --workers C --latency L [--child]`;"
         " `python -m bench.edits --jobs N --workers C --latency L [--child] --memory-jobs M"
         " --image-mb S [--skip-makespan] [--skip-memory]`;"
-        " `python -m bench.burst --jobs N --servers S --guilds G --rounds R --latency L"
-        " --image-mb M [--child-env NAME=VALUE] [--skip-ack] [--skip-memory]`;"
+        " `python -m bench.burst --bursts 200,800 --modes in-process,child --cold 200"
+        " --jobs N --servers S --guilds G --rounds R --latency L --image-mb M"
+        " [--child-env NAME=VALUE] [--skip-ack] [--skip-memory]`;"
         " `python -m bench.admission --rows N --samples N`.",
         "",
         f"The whole run took {total:.0f} s.",
@@ -361,7 +392,11 @@ def main() -> None:
             "makespan-child": ["bench.makespan", "--jobs", "40", "--child"],
             "edits": ["bench.edits", "--jobs", "40", "--memory-jobs", "20"],
             "edits-child": ["bench.edits", "--jobs", "40", "--child", "--skip-memory"],
-            "burst": ["bench.burst", "--jobs", "40", "--guilds", "100", "--rounds", "1"],
+            "burst": [
+                "bench.burst",
+                *("--jobs", "40", "--bursts", "40,80", "--cold", "40"),
+                *("--guilds", "100", "--rounds", "1"),
+            ],
         }
     else:
         plan = {
@@ -370,7 +405,9 @@ def main() -> None:
             "makespan-child": ["bench.makespan", "--child"],
             "edits": ["bench.edits"],
             "edits-child": ["bench.edits", "--child", "--skip-memory"],
-            "burst": ["bench.burst"],
+            # Four paired rounds per configuration: on a shared machine one round
+            # alone says little.
+            "burst": ["bench.burst", "--rounds", "4"],
         }
     info = machine()
     started = time.perf_counter()

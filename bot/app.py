@@ -109,7 +109,9 @@ class ImagineBot(commands.AutoShardedBot):
             max_source_bytes=settings.max_source_image_bytes,
             rate_limits=rate_limits,
         )
-        self.retention = RetentionTask(db, retention_days=settings.retention_days)
+        self.retention = RetentionTask(
+            db, retention_days=settings.retention_days, on_pruned=self.jobs.book.pruned
+        )
 
     async def setup_hook(self) -> None:
         """Register the job buttons (so old messages' buttons work) and load the cogs."""

@@ -29,17 +29,28 @@ class GuildCache(Generic[T]):
 
     async def get(self, guild_id: int) -> T:
         """The server's value, loading it if needed."""
-        entry = self._entries.get(guild_id)
-        if entry is None:
-            entry = asyncio.ensure_future(self._load(guild_id))
-            self._entries[guild_id] = entry
-        try:
-            # Shielded: one waiter giving up must not cancel the others' load.
-            return await asyncio.shield(entry)
-        except Exception:
-            if self._entries.get(guild_id) is entry:
-                del self._entries[guild_id]  # try again next time
-            raise
+        entry = self._entries.get(guild_id) or self._start(guild_id)
+        # Shielded: one waiter giving up must not cancel the others' load.
+        return await asyncio.shield(entry)
+
+    def prefetch(self, guild_id: int) -> None:
+        """Start loading the server's value now if it is not loaded (or loading) yet."""
+        if guild_id not in self._entries:
+            self._start(guild_id)
+
+    def _start(self, guild_id: int) -> asyncio.Future[T]:
+        entry = asyncio.ensure_future(self._load(guild_id))
+        self._entries[guild_id] = entry
+
+        def forget_failure(done: asyncio.Future[T]) -> None:
+            # A failed load is tried again next time (and its error is seen
+            # by its waiters, or dropped if it was only prefetched).
+            failed = done.cancelled() or done.exception() is not None
+            if failed and self._entries.get(guild_id) is done:
+                del self._entries[guild_id]
+
+        entry.add_done_callback(forget_failure)
+        return entry
 
     def invalidate(self, guild_id: int) -> None:
         """The server's value changed; the next :meth:`get` reads it again."""
@@ -65,9 +76,11 @@ class GuildLimits:
 
     def __init__(self, db: Database, defaults: Limits) -> None:
         async def load(guild_id: int) -> tuple[Limits, dict[int, int]]:
-            return (
-                await limits_store.get_limits(db, guild_id, defaults),
-                await moderation_store.role_limits(db, guild_id),
+            # Both reads queued at once: a server's first request waits for one
+            # round trip to the database's thread, not two in turn.
+            return await asyncio.gather(
+                limits_store.get_limits(db, guild_id, defaults),
+                moderation_store.role_limits(db, guild_id),
             )
 
         self._cache = GuildCache(load)
@@ -87,3 +100,7 @@ class GuildLimits:
     def invalidate(self, guild_id: int) -> None:
         """A moderator changed the server's limits."""
         self._cache.invalidate(guild_id)
+
+    def prefetch(self, guild_id: int) -> None:
+        """Start reading the server's limits if they are not in memory yet."""
+        self._cache.prefetch(guild_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from bot.storage.database import Database
 from bot.storage.retention import prune_requests
@@ -17,10 +18,19 @@ DAY = 24 * 60 * 60
 class RetentionTask:
     """Prunes once shortly after start, then daily."""
 
-    def __init__(self, db: Database, *, retention_days: int, first_delay: float = 60.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        retention_days: int,
+        first_delay: float = 60.0,
+        on_pruned: Callable[[float], None] | None = None,
+    ) -> None:
         self._db = db
         self._retention = retention_days * DAY
         self._first_delay = first_delay
+        # Told the moment before which rows were pruned (the in-memory usage book).
+        self._on_pruned = on_pruned
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -36,7 +46,10 @@ class RetentionTask:
 
     async def run_once(self) -> int:
         """Prune now; return how many rows went."""
-        removed = await prune_requests(self._db, older_than=time.time() - self._retention)
+        older_than = time.time() - self._retention
+        removed = await prune_requests(self._db, older_than=older_than)
+        if self._on_pruned is not None:
+            self._on_pruned(older_than)
         if removed:
             log.info("Pruned %d request row(s) older than %d days", removed, self._retention // DAY)
         return removed

@@ -15,7 +15,7 @@ from bot.embeds import EMBED_TOTAL_LIMIT, MAX_FIELDS, line_fields
 from bot.errors import UserFacingError, require_guild
 from bot.limits import Limits, relative
 from bot.storage import moderation
-from bot.storage.limits import reset_member, set_limits, usage
+from bot.storage.limits import reset_member, set_limits
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,10 @@ class LimitsCog(commands.Cog):
     ) -> None:
         """Forget a member's use in this server, giving them a full quota again."""
         guild_id = require_guild(interaction)
-        await reset_member(self.bot.db, guild_id, user.id, by=interaction.user.id, now=time.time())
+        now = time.time()
+        await reset_member(self.bot.db, guild_id, user.id, by=interaction.user.id, now=now)
+        # Admission counts in memory: they must forget the same use.
+        self.bot.jobs.book.reset(guild_id, user.id, now)
         log.info(
             "Quota of user %d reset in guild %d by user %d", user.id, guild_id, interaction.user.id
         )
@@ -211,7 +214,8 @@ class LimitsCog(commands.Cog):
         now = time.time()
         roles = [role.id for role in getattr(interaction.user, "roles", ())]
         limits = await bot.guild_limits.for_member(guild_id, roles)
-        used = await usage(bot.db, guild_id, interaction.user.id, now=now)
+        # The same counts admission decides on (bot.jobs.admission).
+        used = await bot.jobs.book.usage(guild_id, interaction.user.id, now=now)
         embed = discord.Embed(title="Your image use (last 24 hours)", colour=messages.RESULT_COLOUR)
         mine = f"**{used.user_count}** of {limits.user_daily}"
         left = max(0, limits.user_daily - used.user_count)

@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import discord
 
@@ -105,6 +105,11 @@ def channel_nonce(job: Job) -> str:
     if job.interaction_id is not None:
         return str(job.interaction_id)
     return f"imagine-job-{job.id}"
+
+
+# Discord's name for an interaction's response in webhook message routes;
+# discord.py types message ids as int but only formats them into the path.
+ORIGINAL_RESPONSE = cast(int, "@original")
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,24 @@ class JobMessage:
         self._abandoned = True
         self._state = _State.DONE
         self._answered.set()
+
+    async def find_answer(self) -> int | None:
+        """The answer's message id; asked of Discord if it was never stored.
+
+        The id is written after the answer, lazily (bot.storage.writer): a
+        crash in between leaves a restored job without it while its member
+        has the answer. Discord still knows it as the interaction's original
+        response for as long as the token lives.
+        """
+        if self.message_id is not None or not self.token_usable():
+            return self.message_id
+        try:
+            message = await self._webhook().fetch_message(ORIGINAL_RESPONSE)
+        except discord.HTTPException as exc:
+            log.info("Job %d has no answer to find (%s)", self.job.id, exc)
+            return None
+        self.message_id = message.id
+        return message.id
 
     async def wait_answered(self) -> bool:
         """Wait until the member has their answer; False if it could not be sent."""

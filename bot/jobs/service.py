@@ -1,15 +1,16 @@
 """The job service: the one owner of a job's life, from the interaction to the result.
 
-``submit`` checks and admits a request, stores it, queues it and answers
-the member; the worker loop runs each job in two stages, each holding its
-own slot: the API call (an edit's uploads included) holds one of
-``MAX_CONCURRENT_JOBS`` API slots, the delivery (download, fit, post) one
-of as many delivery slots. A job takes its delivery slot before it gives
-back its API slot, so at most ``MAX_CONCURRENT_JOBS`` results are in
-memory at once, and the next API call starts while this result is
-fetched. Every
-status change is made here, through a named function of
-:mod:`bot.storage.jobs`.
+``submit`` checks and admits a request (in memory, see
+:mod:`bot.jobs.admission`), stores it (by group commit, see
+:mod:`bot.storage.writer`), queues it and answers the member; the worker
+loop runs each job in two stages, each holding its own slot: the API call
+(an edit's uploads included) holds one of ``MAX_CONCURRENT_JOBS`` API
+slots, the delivery (download, fit, post) one of as many delivery slots. A
+job takes its delivery slot before it gives back its API slot, so at most
+``MAX_CONCURRENT_JOBS`` results are in memory at once, and the next API
+call starts while this result is fetched. Every status change is made
+here, through a named function of :mod:`bot.storage.jobs`, and then told
+to the usage book.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bot.audit import Auditor
 from bot.cache import GuildLimits, WordFilters
 from bot.errors import UserFacingError, reply_ephemeral
 from bot.images import FetchedImage
+from bot.jobs.admission import UsageBook
 from bot.jobs.buttons import load_job, may_manage, queued_view
 from bot.jobs.delivery import deliver
 from bot.jobs.errors import JobError
@@ -45,6 +47,7 @@ from bot.storage import jobs as job_store
 from bot.storage import limits as limits_store
 from bot.storage.database import Database
 from bot.storage.jobs import Job, NewRequest, Status
+from bot.storage.writer import RequestWriter
 
 if TYPE_CHECKING:
     from bot.app import ImagineBot
@@ -62,6 +65,18 @@ AVERAGE_WEIGHT = 0.2
 
 # How long shutdown waits for requests being admitted to finish.
 ADMISSION_GRACE = 5.0
+
+# Lost answer ids looked up at once at start (see Jobs.restore).
+RECOVERY_LOOKUPS = 8
+
+# Discord's error for an interaction that can no longer be answered: its 3 s
+# for the first answer ran out (discord-api-docs, JSON error codes).
+UNKNOWN_INTERACTION = 10062
+
+
+def expired(error: discord.HTTPException) -> bool:
+    """Whether Discord refused an answer because the interaction's time ran out."""
+    return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
 
 
 class InFlight:
@@ -176,6 +191,11 @@ class Jobs:
         self._dispatcher: asyncio.Task[None] | None = None
         self._in_flight = InFlight()
         self.average_seconds = INITIAL_JOB_SECONDS
+        # Each server's use, in memory: admission never waits for the database.
+        self.book = UsageBook(
+            lambda guild_id, since: limits_store.load_guild_usage(db, guild_id, since=since)
+        )
+        self.writer = RequestWriter(db)
 
     # -- reading -------------------------------------------------------------
 
@@ -250,34 +270,55 @@ class Jobs:
             source_urls=edit.urls if edit else (),
             source_paths=edit.paths if edit else None,
         )
-        now = time.time()
+        # Each of these is read from the database once per server, then kept:
+        # after the first request of a server, none of them awaits anything.
+        # The first request reads all three at once, not one after the other.
+        self._word_filters.prefetch(request.guild_id)
+        self._guild_limits.prefetch(request.guild_id)
+        self.book.prefetch(request.guild_id)
         problem = refusal(edit, max_bytes=self._max_source_bytes) if edit else None
         if problem is not None:
             # Nothing is charged and the API is never called for these.
-            await job_store.record_refusal(self._db, request, "bad_source", now=now)
+            stored = self.writer.add(job_store.refused_row(request, "bad_source", now=time.time()))
             await reply_ephemeral(interaction, problem)
+            await stored
             return
         words = await self._word_filters.get(request.guild_id)
         if words.find(prompt) is not None:
-            await job_store.record_refusal(self._db, request, "blocked", now=now)
-            # Answer first: the audit post is a Discord call of its own.
+            # Answer first (the row is written meanwhile); the audit post is a
+            # Discord call of its own.
+            stored = self.writer.add(job_store.refused_row(request, "blocked", now=time.time()))
             await reply_ephemeral(
                 interaction,
                 "This prompt uses a word this server's moderators have blocked. Try rewording it.",
             )
+            await stored
             await self._audit.blocked(request.guild_id, request.channel_id, request.user_id, prompt)
             return
         roles = [role.id for role in getattr(interaction.user, "roles", ())]
         limits = await self._guild_limits.for_member(request.guild_id, roles)
+        usage = await self.book.guild(request.guild_id)
+        # Decided and charged in one synchronous step: the last slot has one winner.
+        now = time.time()
         try:
-            job = await limits_store.admit(
-                self._db, request, limits, now=now, queue_wait=self.estimated_wait(1)
+            charge = usage.admit(
+                request.user_id, limits, now=now, queue_wait=self.estimated_wait(1)
             )
         except RefusedError as refused:
             # Answer first, then keep the refused attempt in the usage log.
+            limit = refused.refusal.limit.value
+            stored = self.writer.add(job_store.refused_row(request, limit, now=now))
             await reply_ephemeral(interaction, refused.refusal.message)
-            await job_store.record_refusal(self._db, request, refused.refusal.limit.value, now=now)
+            await stored
             return
+        try:
+            # The answer waits for the row's commit: a crash must never leave
+            # a member with an answer for a job the database does not have.
+            job = await self.writer.add(job_store.queued_row(request, now=now))
+        except Exception:
+            usage.withdraw(charge)
+            raise
+        usage.stored(charge, job.id)
         await self._queue_and_answer(interaction, job)
 
     async def _queue_and_answer(self, interaction: discord.Interaction[Any], job: Job) -> None:
@@ -295,14 +336,25 @@ class Jobs:
             message_id = await message.answer(
                 interaction, self.queued_text(position), queued_view(job.id)
             )
-        except discord.HTTPException:
+        except discord.HTTPException as error:
             # The member never saw an answer: do not run (or charge) the job.
             message.abandon()
             self.queue.remove(job.id)
             self.messages.forget(job.id)
+            if expired(error):
+                # Too late: Discord already showed the member that it failed, and
+                # nothing more can be sent. One line and one batched write, not a
+                # traceback, a futile error reply and a write each: those would make
+                # an overloaded bot fall further behind.
+                self.writer.cancel_soon(job.id, now=time.time())
+                self.book.refunded(job)
+                log.warning("Job %d cancelled: its interaction expired before the answer", job.id)
+                return
             await job_store.mark_cancelled(self._db, job.id, now=time.time())
+            self.book.refunded(job)
             raise
-        await job_store.set_response_message(self._db, job.id, message_id)
+        # Not awaited: written with the next batch, or when the job starts.
+        self.writer.defer_response_message(job.id, message_id)
 
     # -- cancelling --------------------------------------------------------------
 
@@ -314,6 +366,7 @@ class Jobs:
         if self.queue.remove(job.id) is None:
             raise UserFacingError("Too late to cancel: that job has already started or ended.")
         await job_store.mark_cancelled(self._db, job.id, now=time.time())
+        self.book.refunded(job)
         message = self.messages.get(job.id) or self.messages.restored(job)
         self.messages.forget(job.id)
         log.info("Job %d cancelled by user %d", job.id, interaction.user.id)
@@ -324,6 +377,7 @@ class Jobs:
     async def restore(self) -> int:
         """Rebuild the queue from the database; return how many jobs were restored."""
         restored = 0
+        lost: list[JobMessage] = []
         for job in await job_store.unfinished(self._db):
             if job.status is Status.RUNNING and job.attempts >= MAX_ATTEMPTS:
                 log.warning("Job %d was interrupted %d times; giving up", job.id, job.attempts)
@@ -334,12 +388,28 @@ class Jobs:
                     kind="interrupted",
                     detail="the bot stopped while this job was running, twice",
                 )
+                self.book.refunded(job)
                 continue
             if job.status is Status.RUNNING:
                 await job_store.mark_requeued(self._db, job.id)
-            self.messages.restored(job)
+                self.book.requeued(job)
+            message = self.messages.restored(job)
+            if job.result_message_id is None:
+                lost.append(message)
             self.queue.enqueue(job)
             restored += 1
+        # Answers whose id a crash lost before it was written: ask Discord,
+        # a few at a time.
+        asking = asyncio.Semaphore(RECOVERY_LOOKUPS)
+
+        async def find(message: JobMessage) -> int | None:
+            async with asking:
+                return await message.find_answer()
+
+        found = await asyncio.gather(*(find(message) for message in lost))
+        for message, message_id in zip(lost, found, strict=True):
+            if message_id is not None:
+                await job_store.set_response_message(self._db, message.job.id, message_id)
         if restored:
             log.info("Restored %d queued job(s) from the database", restored)
         return restored
@@ -370,6 +440,9 @@ class Jobs:
                 log.warning("%d running job(s) did not finish in time; requeued", len(pending))
         await self._audits.finish(within=ADMISSION_GRACE)
         await self.messages.close()
+        # Response ids still waiting for a batch are written before the database closes.
+        await self.writer.close()
+        log.info("Request rows: %s", self.writer.commit_wait_summary())
 
     async def _dispatch(self) -> None:
         while True:
@@ -392,7 +465,14 @@ class Jobs:
             if not await message.wait_answered():
                 return  # the response failed; submit cancelled the job
             started = time.time()
-            await job_store.mark_running(self._db, job.id, now=started)
+            await job_store.mark_running(
+                self._db,
+                job.id,
+                now=started,
+                # The answer's id rides with this write if no batch took it yet.
+                response_message_id=self.writer.take_response_message(job.id),
+            )
+            self.book.started(job)
             # The "generating" edit runs beside the API call rather than before
             # it; it is awaited before the outcome, so it can never land last.
             running = asyncio.create_task(message.show_running())
@@ -433,6 +513,7 @@ class Jobs:
         except asyncio.CancelledError:
             # Shutdown cut it off: leave it queued for the next start.
             await asyncio.shield(job_store.mark_requeued(self._db, job.id))
+            self.book.requeued(job)
             raise
         except Exception:
             # Every expected failure is a JobError; this is a bug, and one bad
@@ -442,6 +523,7 @@ class Jobs:
             await job_store.mark_failed(
                 self._db, job.id, now=time.time(), kind="internal", detail="unexpected error"
             )
+            self.book.refunded(job)
         finally:
             if holds_api_slot:
                 self._api_slots.release()
@@ -475,6 +557,7 @@ class Jobs:
                 detail="the channel is gone or the bot may not post there",
                 api_seconds=api_seconds,
             )
+            self.book.refunded(job)
             return
         self._metrics.job_finished(job.kind.value, "succeeded")
         await job_store.mark_succeeded(
@@ -487,6 +570,7 @@ class Jobs:
             image_bytes=len(image.data),
             api_seconds=api_seconds,
         )
+        self.book.succeeded(job)
         # The audit post is paced by its own channel's rate limit (5 per 5 s is
         # what Discord reports): it must not hold the delivery slot meanwhile.
         self._audits.start(
@@ -528,6 +612,7 @@ class Jobs:
             detail=error.detail,
             api_seconds=api_seconds,
         )
+        self.book.refunded(job)
         await message.show_error(error.user_message)
 
     async def _forget_token(self, job_id: int) -> None:

@@ -7,7 +7,7 @@ service (:mod:`bot.jobs.service`) calls them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -194,6 +194,60 @@ async def record_refusal(db: Database, request: NewRequest, reason: str, *, now:
     )
 
 
+# A new row as positional values, for storing many in one statement (see
+# insert_rows): the columns of INSERT_COLUMNS, then error_kind and finished_at.
+ROW_COLUMNS = INSERT_COLUMNS + ", error_kind, finished_at"
+_ROW_PLACEHOLDERS = "(" + ", ".join(["?"] * (ROW_COLUMNS.count(",") + 1)) + ")"
+
+NewRow = tuple[Any, ...]
+
+
+# The names of INSERT_VALUES' parameters, in column order.
+_PARAM_ORDER = tuple(value.strip().removeprefix(":") for value in INSERT_VALUES.split(","))
+
+
+def _row(
+    request: NewRequest,
+    *,
+    status: Status,
+    now: float,
+    reason: str | None = None,
+    finished_at: float | None = None,
+) -> NewRow:
+    params = request_params(request, status=status, now=now)
+    if status is Status.REFUSED:
+        params["token"] = None  # a refused request never runs: its token is not kept
+    return (*(params[name] for name in _PARAM_ORDER), reason, finished_at)
+
+
+def queued_row(request: NewRequest, *, now: float) -> NewRow:
+    """The row of an admitted request: queued, waiting for a worker."""
+    return _row(request, status=Status.QUEUED, now=now)
+
+
+def refused_row(request: NewRequest, reason: str, *, now: float) -> NewRow:
+    """The row of a refused attempt: kept in the usage log with why, never charged."""
+    return _row(request, status=Status.REFUSED, now=now, reason=reason, finished_at=now)
+
+
+async def insert_rows(db: Database, rows: Sequence[NewRow]) -> list[Job]:
+    """Store many new rows in one statement (one transaction); return them in the same order.
+
+    SQLite returns the rows of ``RETURNING`` in no promised order, but an
+    AUTOINCREMENT id grows with every row inserted, in the order of the
+    ``VALUES`` list: sorted by id they are in the order given.
+    """
+    if not rows:
+        return []
+    sql = (
+        f"INSERT INTO requests ({ROW_COLUMNS}) VALUES "  # noqa: S608 - only constants
+        + ", ".join([_ROW_PLACEHOLDERS] * len(rows))
+        + " RETURNING *"
+    )
+    stored = await db.fetchall(sql, [value for row in rows for value in row])
+    return sorted((Job.from_row(r) for r in stored), key=lambda job: job.id)
+
+
 async def get(db: Database, job_id: int) -> Job | None:
     """One stored request, or None."""
     row = await db.fetchone("SELECT * FROM requests WHERE id = ?", (job_id,))
@@ -233,15 +287,34 @@ async def channels_used(db: Database) -> list[tuple[int, int]]:
     return [(r["guild_id"], r["channel_id"]) for r in rows]
 
 
+async def set_response_messages(db: Database, message_ids: Mapping[int, int]) -> None:
+    """Remember the messages answering many members (job id -> message id), in one statement.
+
+    Only where none is stored yet: a later write (the job starting, its
+    result) has the final say even if this one comes after it.
+    """
+    if not message_ids:
+        return
+    values = ", ".join(["(?, ?)"] * len(message_ids))
+    await db.execute(
+        f"WITH answered (id, message_id) AS (VALUES {values})"  # noqa: S608 - only constants
+        " UPDATE requests SET result_message_id = answered.message_id FROM answered"
+        " WHERE requests.id = answered.id AND requests.result_message_id IS NULL",
+        [value for pair in message_ids.items() for value in pair],
+    )
+
+
 # Each status change is one statement of its own, named for what happened.
 
 
-async def mark_running(db: Database, job_id: int, *, now: float) -> None:
-    """A worker took the job."""
+async def mark_running(
+    db: Database, job_id: int, *, now: float, response_message_id: int | None = None
+) -> None:
+    """A worker took the job; also stores its response's message id if it was not yet."""
     await db.execute(
-        "UPDATE requests SET status = 'running', started_at = ?, attempts = attempts + 1"
-        " WHERE id = ?",
-        (now, job_id),
+        "UPDATE requests SET status = 'running', started_at = ?, attempts = attempts + 1,"
+        " result_message_id = coalesce(result_message_id, ?) WHERE id = ?",
+        (now, response_message_id, job_id),
     )
 
 
@@ -285,6 +358,19 @@ async def mark_failed(
         " error_detail = ?, api_seconds = coalesce(?, api_seconds), interaction_token = NULL"
         " WHERE id = ?",
         (now, kind, detail[:1000], api_seconds, job_id),
+    )
+
+
+async def mark_many_cancelled(db: Database, when: Mapping[int, float]) -> None:
+    """Many jobs that never ran were cancelled (job id -> when), in one statement."""
+    if not when:
+        return
+    values = ", ".join(["(?, ?)"] * len(when))
+    await db.execute(
+        f"WITH ended (id, at) AS (VALUES {values})"  # noqa: S608 - only constants
+        " UPDATE requests SET status = 'cancelled', finished_at = ended.at,"
+        " interaction_token = NULL FROM ended WHERE requests.id = ended.id",
+        [value for pair in when.items() for value in pair],
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bot.limits import DAY, LIMIT_NAMES, Limit, Limits, Refusal, RefusedError, Usage, check
 from bot.storage.database import Database
@@ -64,6 +64,59 @@ WHERE :guild_daily > 0 AND :user_daily > 0
        WHERE guild_id = :guild AND status = 'queued') < :max_queue
 RETURNING *
 """  # noqa: S608 - only constants are formatted in
+
+
+# What the in-memory usage book (bot.jobs.admission) needs of a server: its
+# charged requests in the window, its unfinished jobs whatever their age,
+# and its members' quota resets that still move a window. One statement,
+# so a burst from many new servers costs one round trip per server.
+_LOAD_SQL = f"""
+SELECT 'request' AS kind, id, user_id, created_at AS at, status FROM requests
+WHERE guild_id = :guild AND created_at > :since AND status IN {CHARGED_SQL}
+UNION
+SELECT 'request', id, user_id, created_at, status FROM requests
+WHERE guild_id = :guild AND status = 'queued'
+UNION
+SELECT 'request', id, user_id, created_at, status FROM requests
+WHERE guild_id = :guild AND status = 'running'
+UNION ALL
+SELECT 'reset', NULL, user_id, reset_at, NULL FROM quota_resets
+WHERE guild_id = :guild AND reset_at > :since
+ORDER BY at
+"""  # noqa: S608 - only constants are formatted in
+
+
+@dataclass(frozen=True)
+class StoredCharge:
+    """One stored request that counts for admission: charged, or still waiting or running."""
+
+    job_id: int
+    user_id: int
+    created_at: float
+    status: Status
+
+
+@dataclass(frozen=True)
+class GuildUsageRows:
+    """A server's stored use, as the in-memory usage book loads it."""
+
+    requests: list[StoredCharge]
+    resets: dict[int, float]
+
+
+async def load_guild_usage(db: Database, guild_id: int, *, since: float) -> GuildUsageRows:
+    """A server's charged requests created after ``since``, its unfinished jobs, and resets."""
+    rows = await db.fetchall(_LOAD_SQL, {"guild": guild_id, "since": since})
+    requests = []
+    resets = {}
+    for row in rows:
+        if row["kind"] == "reset":
+            resets[row["user_id"]] = row["at"]
+        else:
+            requests.append(
+                StoredCharge(row["id"], row["user_id"], row["at"], Status(row["status"]))
+            )
+    return GuildUsageRows(requests=requests, resets=resets)
 
 
 async def get_limits(db: Database, guild_id: int, defaults: Limits) -> Limits:
