@@ -511,8 +511,10 @@ def report_ack(results: list[dict[str, Any]]) -> None:
             )
             if rnd["writer_log"]:
                 print(f"      imagine bot at exit: {rnd['writer_log']}")
+        if r.get("log"):
+            print("  warnings logged by the bots run in this process (every configuration above):")
         for line in r.get("log", []):
-            print(f"  log: {line}")
+            print(f"    log: {line}")
 
 
 def report_memory(r: dict[str, Any]) -> None:
