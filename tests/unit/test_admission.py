@@ -8,8 +8,9 @@ import pytest
 from bot.jobs.admission import GuildUsage, UsageBook
 from bot.limits import DAY, Limit, Limits, RefusedError, Usage
 from bot.storage import jobs as job_store
-from bot.storage.jobs import Job, NewRequest, Status
+from bot.storage.jobs import NewRequest, Status
 from bot.storage.limits import GuildUsageRows, admit, load_guild_usage, reset_member, usage
+from tests.support.jobs import make_job
 
 NOW = 1_800_000_000.0
 GUILD = 100
@@ -22,25 +23,8 @@ def req(user=1, guild=GUILD):
 
 def job(job_id, user=1, guild=GUILD):
     """A job as the service would tell the book about it (only ids matter here)."""
-    return Job(
-        id=job_id,
-        guild_id=guild,
-        channel_id=5,
-        user_id=user,
-        prompt="p",
-        aspect_ratio=None,
-        status=Status.QUEUED,
-        created_at=NOW,
-        started_at=None,
-        finished_at=None,
-        application_id=None,
-        interaction_id=None,
-        interaction_token=None,
-        attachment_limit=None,
-        result_message_id=None,
-        result_channel_id=None,
-        error_kind=None,
-        attempts=0,
+    return make_job(
+        id=job_id, guild_id=guild, channel_id=5, user_id=user, prompt="p", created_at=NOW
     )
 
 
