@@ -214,6 +214,8 @@ class JobMessage:
         self._owner = owner
         self._state = _State.ANSWERING
         self._answered = asyncio.Event()
+        # An answer held back for other interactions' acknowledgements (bot.jobs.acks).
+        self._hold: asyncio.Future[None] | None = None
         self._abandoned = False
         self._shown: str | None = None
         self._wanted: str | None = None
@@ -228,13 +230,20 @@ class JobMessage:
     ) -> int:
         """Send the interaction's response (the queued text and Cancel); return its id.
 
-        Raises :class:`discord.HTTPException` when Discord refused it; the job
-        must then not run (:meth:`abandon`).
+        An interaction already acknowledged (bot.jobs.acks) has its "thinking"
+        message replaced. Raises :class:`discord.HTTPException` when Discord
+        refused it; the job must then not run (:meth:`abandon`).
         """
-        callback = await interaction.response.send_message(
-            text, view=view, allowed_mentions=messages.NO_PINGS
-        )
-        message_id = callback.message_id
+        if interaction.response.is_done():
+            sent = await interaction.edit_original_response(
+                content=text, view=view, allowed_mentions=messages.NO_PINGS
+            )
+            message_id: int | None = sent.id
+        else:
+            callback = await interaction.response.send_message(
+                text, view=view, allowed_mentions=messages.NO_PINGS
+            )
+            message_id = callback.message_id
         if message_id is None:  # pragma: no cover - Discord always returns the message
             raise RuntimeError("Discord returned no message for the response")
         self.message_id = message_id
@@ -274,8 +283,21 @@ class JobMessage:
         self.message_id = message.id
         return message.id
 
+    async def held(self, hold: asyncio.Future[None]) -> None:
+        """Wait with the answer until ``hold`` is done, or until someone waits for it."""
+        self._hold = hold
+        try:
+            await hold
+        finally:
+            self._hold = None
+
     async def wait_answered(self) -> bool:
-        """Wait until the member has their answer; False if it could not be sent."""
+        """Wait until the member has their answer; False if it could not be sent.
+
+        An answer being held back is released: the job is about to start.
+        """
+        if self._hold is not None and not self._hold.done():
+            self._hold.set_result(None)
         await self._answered.wait()
         return not self._abandoned
 

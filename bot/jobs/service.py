@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -30,6 +30,7 @@ from bot.audit import Auditor
 from bot.cache import GuildLimits, WordFilters
 from bot.errors import UserFacingError, reply_ephemeral
 from bot.images import FetchedImage
+from bot.jobs.acks import Acknowledgements, acknowledge
 from bot.jobs.admission import UsageBook
 from bot.jobs.buttons import load_job, may_manage, queued_view
 from bot.jobs.delivery import deliver
@@ -81,7 +82,7 @@ RECOVERY_LOOKUPS = 8
 UNKNOWN_INTERACTION = 10062
 
 
-def expired(error: discord.HTTPException) -> bool:
+def expired(error: BaseException) -> bool:
     """Whether Discord refused an answer because the interaction's time ran out."""
     return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
 
@@ -175,6 +176,7 @@ class Jobs:
         self._workers = workers
         self.queue = JobQueue()
         self.queue.add_listener(self._queue_moved)
+        self.acks = Acknowledgements()
         self.messages = JobMessages(
             client, rate_limits=rate_limits, on_token_dead=self._forget_token
         )
@@ -243,11 +245,14 @@ class Jobs:
         privately and kept in the usage log; raises :class:`UserFacingError` for
         requests that cannot be made at all.
         """
-        with self._in_flight.track():
-            await self._submit(interaction, asked)
+        with self._in_flight.track(), self.acks.awaiting() as acknowledged:
+            await self._submit(interaction, asked, acknowledged)
 
     async def _submit(
-        self, interaction: discord.Interaction[ImagineBot], asked: JobRequest
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        asked: JobRequest,
+        acknowledged: Callable[[], None],
     ) -> None:
         if interaction.guild_id is None or interaction.channel_id is None:
             raise UserFacingError("Images can only be made in a server.")
@@ -314,17 +319,34 @@ class Jobs:
             await reply_ephemeral(interaction, refused.refusal.message)
             await stored
             return
+        # The answer waits for the row's commit: a crash must never leave a
+        # member with an answer for a job the database does not have. Behind a
+        # batch already being written that wait is two commits on a busy loop,
+        # so the interaction is acknowledged first, as a bare bot that only
+        # defers would, and the answer replaces it later (bot.jobs.acks).
+        early = self.writer.busy
+        stored = self.writer.add(job_store.queued_row(request, now=now))
+        ack_error = None
+        if early:
+            ack_error = await acknowledge(interaction)
+            acknowledged()
         try:
-            # The answer waits for the row's commit: a crash must never leave
-            # a member with an answer for a job the database does not have.
-            job = await self.writer.add(job_store.queued_row(request, now=now))
+            job = await stored
         except Exception:
             usage.withdraw(charge)
             raise
         usage.stored(charge, job.id)
-        await self._queue_and_answer(interaction, job)
+        await self._queue_and_answer(interaction, job, ack_error=ack_error)
 
-    async def _queue_and_answer(self, interaction: discord.Interaction[Any], job: Job) -> None:
+    async def _queue_and_answer(
+        self,
+        interaction: discord.Interaction[Any],
+        job: Job,
+        *,
+        ack_error: Exception | None = None,
+    ) -> None:
+        """Queue a stored job and answer its member; ``ack_error`` is why an early
+        acknowledgement failed (then the member never saw anything)."""
         message = self.messages.new(job)
         try:
             # The place comes from the queue itself, in the same step as the
@@ -336,10 +358,19 @@ class Jobs:
             position = self.queue.queued_count(job.guild_id) + 1
             log.info("Job %d stays queued for after the restart", job.id)
         try:
+            if ack_error is not None:
+                raise ack_error
+            if interaction.response.is_done():
+                # Acknowledged early: the answer waits for the burst's other
+                # acknowledgements, then shows the place the job has by then.
+                await message.held(self.acks.hold())
+                now_at = self.position(job.id)
+                if now_at is not None:
+                    position = max(1, now_at)  # 0: a worker took it, and shows it running next
             message_id = await message.answer(
                 interaction, self.queued_text(position), queued_view(job.id)
             )
-        except discord.HTTPException as error:
+        except Exception as error:
             # The member never saw an answer: do not run (or charge) the job.
             message.abandon()
             self.queue.remove(job.id)

@@ -10,7 +10,9 @@ being written start the next batch at once rather than wait for it.
 
 The answer to a member waits for the row's commit (see ``Jobs.submit``), so
 a crash never leaves a member with an answer for a job the database does
-not have. Committed in WAL mode with ``synchronous=NORMAL``, a row survives
+not have. When that commit would wait behind a batch already being written
+(:attr:`RequestWriter.busy`), the interaction is acknowledged first and
+answered after (bot.jobs.acks). Committed in WAL mode with ``synchronous=NORMAL``, a row survives
 the process being killed; only a power cut can still take the last commits.
 
 The id of the message answering a member is written later, with the next
@@ -55,6 +57,8 @@ class RequestWriter:
         self._next: asyncio.Task[None] | None = None
         self._writing: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        # Batches of new rows on their way to the database.
+        self._inserting = 0
         # For the log and the benchmarks: batches written, and how long the
         # last rows waited for their commit (seconds).
         self.batches = 0
@@ -67,6 +71,15 @@ class RequestWriter:
         self._rows.append((row, future, time.perf_counter()))
         self._kick()
         return future
+
+    @property
+    def busy(self) -> bool:
+        """Whether new rows are being written: a row added now waits for that commit
+        and then its own (under a burst, several turns of a saturated loop).
+
+        A row added while the next batch is only gathering rides with it at once.
+        """
+        return self._inserting > 0
 
     def defer_response_message(self, job_id: int, message_id: int) -> None:
         """Remember which message answers a job's member, with the next write."""
@@ -151,6 +164,7 @@ class RequestWriter:
 
     async def _insert(self, batch: list[tuple[NewRow, asyncio.Future[Job], float]]) -> None:
         self.batches += 1
+        self._inserting += 1
         try:
             stored = await job_store.insert_rows(self._db, [row for row, _, _ in batch])
             if len(stored) != len(batch):
@@ -160,6 +174,8 @@ class RequestWriter:
                 if not future.done():
                     future.set_exception(error)
             return
+        finally:
+            self._inserting -= 1
         done = time.perf_counter()
         self.rows += len(batch)
         for (_, future, added), job in zip(batch, stored, strict=True):

@@ -1,10 +1,12 @@
 """A crash right after answering: every job a member was told about is in the database.
 
 The bot answers a request only once its row is committed (group commit,
-bot.storage.writer). Here the real `python -m bot` process is killed with
-SIGKILL by the fake Discord the instant it receives the Kth answer of a
-burst, before the bot even sees Discord's reply: nothing after the answer
-runs. Every answered job must then be stored, and a restart must finish it.
+bot.storage.writer); under a burst it acknowledges first, and the answer
+then replaces the "thinking" message (bot.jobs.acks). Here the real
+`python -m bot` process is killed with SIGKILL by the fake Discord the
+instant it receives the Kth answer of a burst, before the bot even sees
+Discord's reply: nothing after the answer runs. Every answered job must
+then be stored, and a restart must finish it.
 """
 
 from __future__ import annotations
@@ -47,11 +49,12 @@ async def spawn_bot(env: dict[str, str], cwd: Path, log_path: Path):
 
 
 def answered_job_id(interaction) -> int | None:
-    """The job id on the Cancel button of a queued answer (None for any other answer)."""
-    callback = interaction.callback
-    if interaction.name != "imagine" or callback is None or callback.type != 4:
+    """The job id on the Cancel button the member was shown, in the response itself or
+    in the edit that replaced its "thinking" message (None for any other answer)."""
+    message = interaction.original_message
+    if interaction.name != "imagine" or message is None:
         return None
-    for row in callback.data.get("components", []):
+    for row in message.components:
         for button in row.get("components", []):
             custom_id = button.get("custom_id", "")
             if custom_id.startswith("imagine:cancel:"):

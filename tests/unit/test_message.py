@@ -116,3 +116,18 @@ def test_a_channel_nonce_is_the_same_for_every_attempt_and_fits_discords_25():
     first, again = job(id=3), job(id=3)
     assert channel_nonce(first) == channel_nonce(again) == str(FRESH_INTERACTION)
     assert len(channel_nonce(job(id=10**9, interaction_id=None))) <= 25
+
+
+async def test_a_held_answer_is_released_when_the_job_is_about_to_start():
+    messages = JobMessages(discord.Client(intents=discord.Intents.none()))
+    message = messages.new(job(result_message_id=None))
+    hold: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    holding = asyncio.create_task(message.held(hold))
+    await asyncio.sleep(0)
+    assert not holding.done()
+    starting = asyncio.create_task(message.wait_answered())  # a worker took the job
+    await asyncio.wait_for(holding, 5.0)
+    assert hold.done()
+    assert not starting.done(), "the worker still waits for the answer itself"
+    message.abandon()
+    assert await starting is False

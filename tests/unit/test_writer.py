@@ -144,3 +144,20 @@ async def test_jobs_cancelled_soon_are_written_together(db):
         (Status.QUEUED, None),
     ]
     assert [j.interaction_token for j in stored] == [None, None, "token-2"]
+
+
+async def test_busy_only_while_new_rows_are_being_written(db):
+    writer = RequestWriter(db)
+    seen = [writer.busy]
+    first = writer.add(job_store.queued_row(req(user=1), now=NOW))
+    seen.append(writer.busy)  # a row added now would still ride with the gathering batch
+    await asyncio.sleep(0)  # the batch takes its rows and goes to the database
+    seen.append(writer.busy)  # a row added now waits for this commit and then its own
+    job = await first
+    seen.append(writer.busy)
+    writer.defer_response_message(job.id, 555)
+    writer.cancel_soon(job.id, now=NOW)
+    await asyncio.sleep(0)
+    seen.append(writer.busy)  # updates in flight hold no new row back for long
+    await writer.flush()
+    assert seen == [False, False, True, False, False]
