@@ -219,3 +219,28 @@ async def test_a_busy_queue_under_rate_limits_delivers_every_result(world, disco
     assert discord_server.ratelimits.count_429("user") == 0
     assert limited <= 25, limited
     assert world.bot.rate_limits.count == limited
+
+
+async def test_the_api_call_does_not_wait_for_the_running_mark(world, monkeypatch):
+    """The running mark is written beside the API call, and before anything after it."""
+    from bot.storage import jobs as job_store
+
+    gate = asyncio.Event()
+    mark_running = job_store.mark_running
+
+    async def held(*args, **kwargs):
+        await gate.wait()
+        await mark_running(*args, **kwargs)
+
+    monkeypatch.setattr(job_store, "mark_running", held)
+    interaction = await world.imagine(prompt="no waiting")
+    await world.discord.wait_until(lambda: world.api.requests or None, 5, "the API call")
+    row = await world.wait_for_row(1, "queued")
+    assert row["attempts"] == 0, "the call went out while the mark was still on its way"
+    await asyncio.sleep(0.1)
+    assert not has_image(interaction.original_message), "nothing is delivered before the mark"
+    gate.set()
+    await interaction.wait_for_original(has_image, timeout=10)
+    row = await world.wait_for_row(1, "succeeded")
+    assert row["attempts"] == 1
+    assert row["started_at"] is not None and row["finished_at"] >= row["started_at"]
