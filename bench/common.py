@@ -20,7 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from PIL import Image
 
 from tests.support.fake_discord import (
     FakeDiscord,
+    FakeDiscordTimeout,
     FakeGuild,
     FakeInteraction,
     FakeMessage,
@@ -146,19 +147,54 @@ def has_image(message: FakeMessage) -> bool:
     return bool(message.attachments)
 
 
-async def wait_delivered(interactions: Sequence[FakeInteraction], *, timeout: float) -> list[float]:
-    """Wait until every interaction's response carries an image; return when each did.
+async def wait_for_each(
+    interactions: Sequence[FakeInteraction],
+    done: Callable[[FakeInteraction], bool],
+    *,
+    timeout: float,
+    description: str,
+) -> list[float]:
+    """Wait until ``done`` holds for every interaction; return when each was seen to.
 
-    The times are ``loop.time()`` when the waiter saw the image, at most one event-loop
-    pass after the fake stored it.
+    One waiter for the whole burst, checking only the interactions still pending.
+    A waiter per interaction would wake hundreds of times at every change of the
+    fake (and 50 times a second besides), taking the event loop from the bot being
+    measured when it runs in this process. The times are ``loop.time()`` when the
+    waiter saw the change, at most one event-loop pass after the fake made it.
+    Raises FakeDiscordTimeout if some are still pending after ``timeout`` s.
     """
     loop = asyncio.get_running_loop()
+    seen = [math.inf] * len(interactions)
+    pending = list(range(len(interactions)))
 
-    async def one(interaction: FakeInteraction) -> float:
-        await interaction.wait_for_original(has_image, timeout=timeout)
-        return loop.time()
+    def all_done() -> bool | None:
+        nonlocal pending
+        now = loop.time()
+        still = []
+        for n in pending:
+            if done(interactions[n]):
+                seen[n] = now
+            else:
+                still.append(n)
+        pending = still
+        return not pending or None
 
-    return list(await asyncio.gather(*(one(i) for i in interactions)))
+    if interactions:
+        await interactions[0].fake.wait_until(all_done, timeout, description)
+    return seen
+
+
+def delivered(interaction: FakeInteraction) -> bool:
+    """Whether an interaction's response (or a followup) carries the generated image."""
+    messages = [interaction.original_message, *interaction.followups]
+    return any(m is not None and not m.deleted and has_image(m) for m in messages)
+
+
+async def wait_delivered(interactions: Sequence[FakeInteraction], *, timeout: float) -> list[float]:
+    """Wait until every interaction's response carries an image; return when each did."""
+    return await wait_for_each(
+        interactions, delivered, timeout=timeout, description="every image delivered"
+    )
 
 
 async def wait_acked(interactions: Sequence[FakeInteraction], *, timeout: float) -> list[float]:
@@ -166,9 +202,13 @@ async def wait_acked(interactions: Sequence[FakeInteraction], *, timeout: float)
 
     An interaction without an accepted initial response counts as ``inf``.
     """
-    await asyncio.gather(
-        *(i.wait_for_response(timeout=timeout) for i in interactions), return_exceptions=True
-    )
+    with contextlib.suppress(FakeDiscordTimeout):
+        await wait_for_each(
+            interactions,
+            lambda i: i.callback is not None,
+            timeout=timeout,
+            description="every acknowledgement",
+        )
     return [i.ack_latency if i.ack_latency is not None else float("inf") for i in interactions]
 
 
