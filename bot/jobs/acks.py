@@ -29,7 +29,7 @@ import discord
 QUIET_SECONDS = 0.05
 # The longest an answer waits behind acknowledgements (under a steady stream of
 # them the quiet may never come); the member sees "thinking" meanwhile.
-MAX_HOLD_SECONDS = 2.0
+MAX_HOLD_SECONDS = 5.0
 
 
 async def acknowledge(interaction: discord.Interaction[Any]) -> Exception | None:
