@@ -105,15 +105,18 @@ class Pipeline:
         """Upload the edit's images unless their paths are known, then ask for the edit."""
         paths = job.source_paths
         reused = paths is not None
+        storing: asyncio.Future[None] | None = None
         if paths is None:
             began = time.monotonic()
             try:
                 paths = await self._uploads.upload(job.source_urls)
             finally:
                 timing.upload_seconds = time.monotonic() - began
-            if self._paths_uploaded is not None:
-                # Stored at once: a Re-roll, or this job after a restart, reuses them.
-                await self._paths_uploaded(job.id, paths)
+            if self._paths_uploaded is not None and paths:
+                # Stored beside the edit call, not before it (a database round
+                # trip of the API slot's time): a Re-roll, or this job after a
+                # restart, reuses them.
+                storing = asyncio.ensure_future(self._paths_uploaded(job.id, paths))
         if not paths:
             raise JobError("source_invalid", "This edit has no image to edit.", "no source paths")
         began = time.monotonic()
@@ -127,6 +130,8 @@ class Pipeline:
             raise JobError("source_expired", SOURCE_EXPIRED_MESSAGE, exc.detail) from None
         finally:
             timing.api_seconds = time.monotonic() - began
+            if storing is not None:
+                await storing
 
     def _check_ratio(self, job: Job, image: FetchedImage) -> None:
         """Warn once per process when the API seems to ignore the ratio field."""

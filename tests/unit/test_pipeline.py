@@ -3,6 +3,7 @@ member's upload limit."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
@@ -151,3 +152,37 @@ async def test_a_fresh_upload_the_api_refuses_stays_a_bad_request(edit_pipeline,
     with pytest.raises(JobError) as info:
         await edit_pipeline.run(edit_job(source_urls=(url,)), Timing())
     assert info.value.kind == "bad_request"
+
+
+async def test_the_edit_call_does_not_wait_for_its_paths_to_be_stored(onemin, session):
+    api = OneMinClient(
+        session, base_url=onemin.base_url, api_key=onemin.api_key, model=MODEL, timeout=10
+    )
+    gate = asyncio.Event()
+    stored: list[tuple[str, ...]] = []
+
+    async def slow_store(job_id: int, paths: tuple[str, ...]) -> None:
+        await gate.wait()
+        stored.append(paths)
+
+    pipeline = Pipeline(
+        api=api,
+        session=session,
+        max_image_bytes=10**8,
+        download_timeout=5,
+        paths_uploaded=slow_store,
+    )
+    url = onemin.add_asset(make_image((64, 64), 1, fmt="PNG"))
+    call = asyncio.create_task(pipeline.call(edit_job(source_urls=(url,)), Timing()))
+
+    async def sent() -> None:
+        while not onemin.requests:
+            await asyncio.sleep(0.01)
+
+    # The edit call goes out while the paths are still being stored.
+    await asyncio.wait_for(sent(), 5)
+    await asyncio.sleep(0.05)
+    assert not call.done(), "the call's answer waits for the paths to be stored"
+    gate.set()
+    await call
+    assert stored == [(onemin.uploads[0].path,)]
