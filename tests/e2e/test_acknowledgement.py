@@ -195,3 +195,33 @@ async def test_an_early_acknowledgement_discord_refuses_cancels_the_job_quietly(
     await setting.wait_for_original()
     again = await world.imagine(world.bob, prompt="in time")
     assert not (await again.wait_for_response()).ephemeral
+
+
+async def test_buttons_and_forms_behind_a_batch_in_flight_are_acknowledged_as_new_messages(
+    world, held_inserts
+):
+    held_inserts.release(0)
+    result = await (await world.imagine(prompt="a castle")).wait_for_original(
+        lambda m: bool(m.attachments), timeout=10
+    )
+    await world.imagine(world.mod, prompt="holding the writer")  # batch 1, held
+    writer = world.bot.jobs.writer
+    await world.discord.wait_until(lambda: writer.busy or None, 5, "a batch in flight")
+
+    reroll = await world.discord.click_button(result, "imagine:reroll:1", world.bob)
+    remix = await world.discord.click_button(result, "imagine:remix:1", world.alice)
+    await remix.wait_for_response()
+    submit = await world.discord.submit_modal(remix, values={"prompt": "a castle at dusk"})
+    for interaction in (reroll, submit):
+        callback = await interaction.wait_for_response()
+        assert callback.type == CallbackType.DEFERRED_CHANNEL_MESSAGE, "a new message, thinking"
+        assert interaction.original_message is not None
+        assert interaction.original_message.id != result.id
+
+    held_inserts.release()
+    for interaction in (reroll, submit):
+        answer = await interaction.wait_for_original()
+        assert answer.content.startswith(("⏳ Queued: ", "🎨 Generating"))
+        done = await interaction.wait_for_original(lambda m: bool(m.attachments), timeout=10)
+        assert done.id == answer.id
+    assert not result.deleted and result.attachments, "the first result is left as it was"
