@@ -2,9 +2,10 @@
 
 Discord gives an interaction 3 seconds for its acknowledgement and 15 minutes
 for everything after it. A request is answered once its row is committed
-(bot.storage.writer); when that commit would wait behind another batch, the
-interaction is acknowledged first (:func:`acknowledge`: Discord shows the
-member that the bot is thinking) and the answer replaces that message later.
+(bot.storage.writer); when that commit would wait behind another batch, or
+takes longer than :data:`COMMIT_PATIENCE`, the interaction is acknowledged
+first (:func:`acknowledge`: Discord shows the member that the bot is
+thinking) and the answer replaces that message later.
 
 Those later answers are requests of their own. Sent while other interactions
 of the burst still wait for their acknowledgement, they share the event loop
@@ -24,6 +25,10 @@ from typing import Any
 
 import discord
 
+# How long an answer may wait for its row's commit before the interaction is
+# acknowledged first anyway: an idle commit takes a millisecond or two, but a
+# WAL checkpoint's fsync on a slow disk, or a saturated loop, can take far longer.
+COMMIT_PATIENCE = 0.05
 # How long no acknowledgement must have been pending before held answers go:
 # longer than the gaps between interactions of one burst as they arrive.
 QUIET_SECONDS = 0.05

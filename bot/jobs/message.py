@@ -214,8 +214,10 @@ class JobMessage:
         self._owner = owner
         self._state = _State.ANSWERING
         self._answered = asyncio.Event()
-        # An answer held back for other interactions' acknowledgements (bot.jobs.acks).
+        # An answer held back for other interactions' acknowledgements (bot.jobs.acks),
+        # and whether a worker already wants it (the job is about to start).
         self._hold: asyncio.Future[None] | None = None
+        self._starting = False
         self._abandoned = False
         self._shown: str | None = None
         self._wanted: str | None = None
@@ -285,6 +287,8 @@ class JobMessage:
 
     async def held(self, hold: asyncio.Future[None]) -> None:
         """Wait with the answer until ``hold`` is done, or until someone waits for it."""
+        if self._starting:
+            return
         self._hold = hold
         try:
             await hold
@@ -296,6 +300,7 @@ class JobMessage:
 
         An answer being held back is released: the job is about to start.
         """
+        self._starting = True
         if self._hold is not None and not self._hold.done():
             self._hold.set_result(None)
         await self._answered.wait()

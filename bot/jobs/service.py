@@ -30,7 +30,7 @@ from bot.audit import Auditor
 from bot.cache import GuildLimits, WordFilters
 from bot.errors import UserFacingError, reply_ephemeral
 from bot.images import FetchedImage
-from bot.jobs.acks import Acknowledgements, acknowledge
+from bot.jobs.acks import COMMIT_PATIENCE, Acknowledgements, acknowledge
 from bot.jobs.admission import UsageBook
 from bot.jobs.buttons import load_job, may_manage, queued_view
 from bot.jobs.delivery import deliver
@@ -323,30 +323,52 @@ class Jobs:
         # member with an answer for a job the database does not have. Behind a
         # batch already being written that wait is two commits on a busy loop,
         # so the interaction is acknowledged first, as a bare bot that only
-        # defers would, and the answer replaces it later (bot.jobs.acks).
-        early = self.writer.busy
+        # defers would, and the answer replaces it later (bot.jobs.acks); so it
+        # is when the commit is slow for any other reason.
+        behind = self.writer.busy
         stored = self.writer.add(job_store.queued_row(request, now=now))
-        ack_error = None
-        if early:
-            ack_error = await acknowledge(interaction)
-            acknowledged()
+        acking: asyncio.Task[Exception | None] | None = None
+
+        async def acknowledge_now() -> Exception | None:
+            try:
+                return await acknowledge(interaction)
+            finally:
+                acknowledged()
+
+        def start_acknowledging() -> None:
+            nonlocal acking
+            acking = asyncio.create_task(acknowledge_now())
+
+        # The acknowledgement goes beside the commit, and every request awaits
+        # its row the same way, so jobs are queued in the order of their rows.
+        if behind:
+            start_acknowledging()
+            patience = None
+        else:
+            patience = asyncio.get_running_loop().call_later(COMMIT_PATIENCE, start_acknowledging)
         try:
             job = await stored
         except Exception:
             usage.withdraw(charge)
+            if acking is not None:
+                await acking  # the error reply must know whether it follows a "thinking"
             raise
+        finally:
+            if patience is not None:
+                patience.cancel()
         usage.stored(charge, job.id)
-        await self._queue_and_answer(interaction, job, ack_error=ack_error)
+        await self._queue_and_answer(interaction, job, acking=acking)
 
     async def _queue_and_answer(
         self,
         interaction: discord.Interaction[Any],
         job: Job,
         *,
-        ack_error: Exception | None = None,
+        acking: asyncio.Task[Exception | None] | None = None,
     ) -> None:
-        """Queue a stored job and answer its member; ``ack_error`` is why an early
-        acknowledgement failed (then the member never saw anything)."""
+        """Queue a stored job and answer its member; ``acking`` is the early
+        acknowledgement under way, which gives the error if Discord refused it
+        (then the member never saw anything)."""
         message = self.messages.new(job)
         try:
             # The place comes from the queue itself, in the same step as the
@@ -358,6 +380,7 @@ class Jobs:
             position = self.queue.queued_count(job.guild_id) + 1
             log.info("Job %d stays queued for after the restart", job.id)
         try:
+            ack_error = await acking if acking is not None else None
             if ack_error is not None:
                 raise ack_error
             if interaction.response.is_done():

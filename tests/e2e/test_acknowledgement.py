@@ -92,9 +92,11 @@ async def test_a_request_behind_a_batch_in_flight_is_acknowledged_then_answered(
     callback = await second.wait_for_response()
     assert callback.type == CallbackType.DEFERRED_CHANNEL_MESSAGE
     assert second.original_message is not None and second.original_message.loading
-    assert first.callback is None, "the first answer still waits for its row"
     rows = await world.bot.db.fetchall("SELECT id FROM requests")
     assert rows == [], "acknowledged before any row was stored: nothing promised yet"
+    # The first found the writer idle, but its commit is slow: after a moment it is
+    # acknowledged first too.
+    assert (await first.wait_for_response()).type == CallbackType.DEFERRED_CHANNEL_MESSAGE
 
     held_inserts.release()
     answered = await second.wait_for_original()
@@ -103,7 +105,7 @@ async def test_a_request_behind_a_batch_in_flight_is_acknowledged_then_answered(
     assert job_id is not None, "the answer carries the Cancel button"
     row = await world.wait_for_row(job_id, "queued")
     assert row["prompt"] == "second"
-    assert (await first.wait_for_response()).type == CallbackType.CHANNEL_MESSAGE
+    await first.wait_for_original()
 
     world.api.release()
     done = await second.wait_for_original(lambda m: bool(m.attachments), timeout=10)
@@ -112,10 +114,19 @@ async def test_a_request_behind_a_batch_in_flight_is_acknowledged_then_answered(
     assert stored["result_message_id"] == answered.id
 
 
+async def test_a_request_is_answered_directly_when_its_row_is_stored_at_once(world):
+    interaction = await world.imagine(prompt="alone")
+    callback = await interaction.wait_for_response()
+    assert callback.type == CallbackType.CHANNEL_MESSAGE, "one request to Discord, not two"
+    assert callback.data["content"].startswith(("⏳ Queued: ", "🎨 Generating"))
+
+
 async def test_held_answers_wait_for_the_bursts_pending_acknowledgements(world, held_inserts):
     await world.harness.restart(MAX_CONCURRENT_JOBS="1", DEFAULT_MAX_QUEUE="20")
     world.api.hold()
-    first = await world.imagine(prompt="first")  # its batch (0) is held: no answer yet
+    first = await world.imagine(prompt="first")  # its batch (0) is held
+    # Discord is slow to take the first one's acknowledgement.
+    slow = world.discord.hold_requests(f"/interactions/{first.id}/")
     writer = world.bot.jobs.writer
     await world.discord.wait_until(lambda: writer.busy or None, 5, "the first batch in flight")
     members = [world.discord.add_member(world.guild, f"m{n}") for n in range(8)]
@@ -124,8 +135,8 @@ async def test_held_answers_wait_for_the_bursts_pending_acknowledgements(world, 
     for interaction in burst:
         assert (await interaction.wait_for_response()).type == CallbackType.DEFERRED_CHANNEL_MESSAGE
 
-    # The burst's rows (batch 1) are stored while the first request still waits for
-    # its answer: the acknowledgement the burst's answers must not compete with.
+    # The burst's rows (batch 1) are stored while the first one's acknowledgement is
+    # still on its way: their answers must not compete with it.
     held_inserts.release(1)
     await world.discord.wait_until(lambda: world.api.in_flight == 1 or None, 5, "one job started")
     await asyncio.sleep(0.3)  # far longer than the quiet spell the answers wait for
@@ -140,24 +151,16 @@ async def test_held_answers_wait_for_the_bursts_pending_acknowledgements(world, 
     assert first.callback is None
     assert len(answered()) == 1, "only the job the worker started was answered"
 
-    held_inserts.release()
+    slow.set()
     await first.wait_for_response()
     answers = [await i.wait_for_original() for i in burst]
-    requests = world.discord.requests
-    first_answer = next(
-        n for n, r in enumerate(requests) if r.path.startswith(f"/interactions/{first.id}/")
-    )
-    answer_edits = [
-        n
-        for n, r in enumerate(requests)
-        if r.method == "PATCH" and any(f"/{i.token}/messages/" in r.path for i in burst)
-    ]
-    assert len([n for n in answer_edits if n > first_answer]) >= 7
     # The started job shows it is running; each other answer shows the place its
     # job had when the answer was sent.
     running = [a for a in answers if a.content == "🎨 Generating your image…"]
     assert len(running) == 1
     assert sorted(place(a.content) for a in answers if a not in running) == list(range(1, 8))
+    held_inserts.release()
+    await first.wait_for_original()
     world.api.release()
 
 
@@ -178,11 +181,9 @@ async def test_an_early_acknowledgement_discord_refuses_cancels_the_job_quietly(
         await world.discord.wait_until(
             lambda: first in world.discord.late_acknowledgements or None, 5, "the first answer"
         )
-        rows = await world.bot.db.fetchall("SELECT id, prompt FROM requests ORDER BY id")
-        by_prompt = {row["prompt"]: row["id"] for row in rows}
-        late_row = await world.wait_for_row(by_prompt["too late"], "cancelled")
+        late_row = await world.wait_for_row(2, "cancelled")
     assert late.callback is None and late.original_message is None
-    assert late_row["interaction_token"] is None
+    assert (late_row["prompt"], late_row["interaction_token"]) == ("too late", None)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     # The late answers are this test's point, not a failure of the 3-second rule.
     world.discord.late_acknowledgements.clear()
@@ -221,7 +222,8 @@ async def test_buttons_and_forms_behind_a_batch_in_flight_are_acknowledged_as_ne
     held_inserts.release()
     for interaction in (reroll, submit):
         answer = await interaction.wait_for_original()
-        assert answer.content.startswith(("⏳ Queued: ", "🎨 Generating"))
+        # Queued or running; on a fast machine it may already be the result.
+        assert answer.content.startswith(("⏳ Queued: ", "🎨 Generating")) or answer.attachments
         done = await interaction.wait_for_original(lambda m: bool(m.attachments), timeout=10)
         assert done.id == answer.id
     assert not result.deleted and result.attachments, "the first result is left as it was"

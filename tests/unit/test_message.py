@@ -131,3 +131,15 @@ async def test_a_held_answer_is_released_when_the_job_is_about_to_start():
     assert not starting.done(), "the worker still waits for the answer itself"
     message.abandon()
     assert await starting is False
+
+
+async def test_an_answer_a_worker_already_wants_is_not_held():
+    messages = JobMessages(discord.Client(intents=discord.Intents.none()))
+    message = messages.new(job(result_message_id=None))
+    starting = asyncio.create_task(message.wait_answered())  # the worker came first
+    await asyncio.sleep(0)
+    hold: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    await asyncio.wait_for(message.held(hold), 5.0)
+    assert not hold.done(), "returned without waiting for the quiet"
+    message.abandon()
+    assert await starting is False

@@ -147,6 +147,9 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._waiters: list[asyncio.Future[None]] = []
+        self.holds: list[tuple[str, asyncio.Event]] = []
+        """(path prefix, gate): REST requests whose path starts with the prefix wait for
+        the gate before they are handled (see :meth:`hold_requests`)."""
         self.poll_interval = 0.02
         """How often ``wait_until`` re-checks predicates that the fake is not notified of."""
 
@@ -214,6 +217,14 @@ class FakeDiscord:
         finally:
             discord.http.Route.BASE = old_base
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+    def hold_requests(self, path_prefix: str) -> asyncio.Event:
+        """Hold the REST requests whose path (relative to the API base, e.g.
+        ``/interactions/{id}/``) starts with ``path_prefix`` until the returned event
+        is set: a Discord slow to answer one interaction. They are recorded at once."""
+        gate = asyncio.Event()
+        self.holds.append((path_prefix, gate))
+        return gate
 
     # -- waiting ---------------------------------------------------------------------
     def _notify(self) -> None:

@@ -81,6 +81,9 @@ class RestApi:
         )
         request[RECORD_KEY] = rec
         fake.requests.append(rec)
+        for prefix, gate in fake.holds:
+            if rel.startswith(prefix):
+                await gate.wait()
         decision: Decision | None = None
         if resource is not None and path.startswith(API_PREFIX + "/"):
             decision = fake.ratelimits.check(
