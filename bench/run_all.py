@@ -303,7 +303,9 @@ METHOD = """\
   with a ~5 MB PNG.
 - **Acknowledgement latency** (`bench.burst`, part 1): bursts of 200 and 800 /imagine
   across 40 servers dispatched at once; `ack_latency` = fake dispatching
-  INTERACTION_CREATE → fake receiving the initial response. The imagine bot (its workers
+  INTERACTION_CREATE → fake receiving the initial response (for the imagine bot under a
+  burst, often a deferral that its answer replaces once the row is stored, as
+  `bot/jobs/acks.py` explains). The imagine bot (its workers
   busy with the burst's jobs, API latency 0.5 s) against a bare discord.py
   `AutoShardedBot` whose /imagine only defers (`bench.barebot`), each against a fresh
   fake, four alternating rounds pooled; "in process" runs the bot in the benchmark's
@@ -324,6 +326,9 @@ METHOD = """\
   ~5 MB PNG of noise (1290×1290; below Discord's 10 MiB limit, so nothing is
   re-encoded), until every image was delivered; VmRSS is also sampled every 20 ms.
   `--child-env NAME=VALUE` passes e.g. glibc malloc tunables to both children.
+- The benchmarks wait for a whole burst with one waiter (`bench.common.wait_for_each`):
+  until this run a waiter per interaction, each re-checking every 20 ms and at every
+  change of the fake, took about a quarter of the event loop from a bot run in process.
 - Limits: one machine, one run; the fakes answer in microseconds where Discord takes
   tens of milliseconds, so these figures isolate the bot's own costs and are not a
   prediction of production latency. On a machine shared with other work the rounds of
