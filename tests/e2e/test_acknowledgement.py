@@ -17,16 +17,7 @@ import pytest
 
 from bot.storage import jobs as job_store
 from tests.support.fake_discord.models import CallbackType, FakeMessage
-
-
-def cancel_button_job(message: FakeMessage) -> int | None:
-    """The job id on a message's Cancel button."""
-    for row in message.components:
-        for button in row.get("components", []):
-            custom_id = button.get("custom_id", "")
-            if custom_id.startswith("imagine:cancel:"):
-                return int(custom_id.rsplit(":", 1)[1])
-    return None
+from tests.support.jobs import cancel_button_job
 
 
 def place(text: str) -> int:

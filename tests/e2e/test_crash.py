@@ -18,6 +18,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from tests.support.jobs import cancel_button_job
+
 KILL_AFTER = 10
 BURST = 40
 
@@ -54,12 +56,7 @@ def answered_job_id(interaction) -> int | None:
     message = interaction.original_message
     if interaction.name != "imagine" or message is None:
         return None
-    for row in message.components:
-        for button in row.get("components", []):
-            custom_id = button.get("custom_id", "")
-            if custom_id.startswith("imagine:cancel:"):
-                return int(custom_id.rsplit(":", 1)[1])
-    return None
+    return cancel_button_job(message)
 
 
 async def test_a_kill_right_after_answers_leaves_every_answered_job_stored(

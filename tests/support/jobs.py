@@ -1,4 +1,4 @@
-"""Stored jobs for unit tests, built in one place."""
+"""Stored jobs for unit tests, built in one place; the job a member's message is about."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.storage.jobs import Job, Status
+from tests.support.fake_discord.models import FakeMessage
 
 
 def make_job(**changes: Any) -> Job:
@@ -32,3 +33,12 @@ def make_job(**changes: Any) -> Job:
         attempts=0,
     )
     return replace(base, **changes)
+
+
+def cancel_button_job(message: FakeMessage) -> int | None:
+    """The job id on a queued answer's Cancel button (None for any other message)."""
+    for component in message.iter_components():
+        custom_id = component.get("custom_id", "")
+        if custom_id.startswith("imagine:cancel:"):
+            return int(custom_id.rsplit(":", 1)[1])
+    return None
