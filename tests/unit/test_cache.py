@@ -25,17 +25,21 @@ async def test_concurrent_gets_share_one_load_and_invalidate_reloads():
     assert await cache.get(1) == "value 1 #3"
 
 
-async def test_a_failed_load_is_retried_next_time():
-    attempts = 0
+class FailsOnce:
+    """A loader whose first load fails (the database busy), and every later one works."""
 
-    async def load(guild_id):
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def __call__(self, guild_id: int) -> str:
+        self.attempts += 1
+        if self.attempts == 1:
             raise RuntimeError("database busy")
         return "ok"
 
-    cache = GuildCache(load)
+
+async def test_a_failed_load_is_retried_next_time():
+    cache = GuildCache(FailsOnce())
     with pytest.raises(RuntimeError):
         await cache.get(1)
     assert await cache.get(1) == "ok"
@@ -74,18 +78,10 @@ async def test_a_prefetched_load_is_the_one_get_waits_for():
 
 
 async def test_a_failed_prefetch_is_forgotten_and_tried_again():
-    attempts = 0
-
-    async def load(guild_id):
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
-            raise RuntimeError("database busy")
-        return "ok"
-
+    load = FailsOnce()
     cache = GuildCache(load)
     cache.prefetch(1)
     for _ in range(3):
         await asyncio.sleep(0)
     assert await cache.get(1) == "ok"
-    assert attempts == 2
+    assert load.attempts == 2
