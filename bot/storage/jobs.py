@@ -295,13 +295,18 @@ async def set_response_messages(db: Database, message_ids: Mapping[int, int]) ->
     """
     if not message_ids:
         return
-    values = ", ".join(["(?, ?)"] * len(message_ids))
+    values, params = _pairs(message_ids)
     await db.execute(
         f"WITH answered (id, message_id) AS (VALUES {values})"  # noqa: S608 - only constants
         " UPDATE requests SET result_message_id = answered.message_id FROM answered"
         " WHERE requests.id = answered.id AND requests.result_message_id IS NULL",
-        [value for pair in message_ids.items() for value in pair],
+        params,
     )
+
+
+def _pairs(pairs: Mapping[int, Any]) -> tuple[str, list[Any]]:
+    """A ``VALUES`` list of (key, value) rows for one statement, and its parameters."""
+    return ", ".join(["(?, ?)"] * len(pairs)), [item for pair in pairs.items() for item in pair]
 
 
 # Each status change is one statement of its own, named for what happened.
@@ -365,12 +370,12 @@ async def mark_many_cancelled(db: Database, when: Mapping[int, float]) -> None:
     """Many jobs that never ran were cancelled (job id -> when), in one statement."""
     if not when:
         return
-    values = ", ".join(["(?, ?)"] * len(when))
+    values, params = _pairs(when)
     await db.execute(
         f"WITH ended (id, at) AS (VALUES {values})"  # noqa: S608 - only constants
         " UPDATE requests SET status = 'cancelled', finished_at = ended.at,"
         " interaction_token = NULL FROM ended WHERE requests.id = ended.id",
-        [value for pair in when.items() for value in pair],
+        params,
     )
 
 
